@@ -1,0 +1,25 @@
+"""autograd_lite: a small, readable reverse-mode automatic differentiation engine on NumPy."""
+__version__ = "0.1.0"
+
+from .tensor import Tensor
+from .engine import backward, grad, no_grad, enable_grad, set_grad_enabled, is_grad_enabled, Primitive
+from .errors import ShapeError
+from .ops import (
+    exp, log, sqrt, abs, tanh, sigmoid, relu, maximum, minimum, clip, where, pow,
+    sum, mean, max, min, logsumexp, matmul, reshape, transpose, swapaxes, squeeze, expand_dims,
+    broadcast_to, concatenate, stack, softmax, log_softmax,
+)
+
+
+def tensor(data, requires_grad=False, dtype=None, name=None):
+    """Same as ``Tensor(...)``, PyTorch's spelling."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
+
+
+__all__ = [
+    'Tensor', 'tensor', 'backward', 'grad', 'no_grad', 'enable_grad', 'set_grad_enabled',
+    'is_grad_enabled', 'Primitive', 'ShapeError',
+    'exp', 'log', 'sqrt', 'abs', 'tanh', 'sigmoid', 'relu', 'maximum', 'minimum', 'clip', 'where',
+    'pow', 'sum', 'mean', 'max', 'min', 'logsumexp', 'matmul', 'reshape', 'transpose', 'swapaxes',
+    'squeeze', 'expand_dims', 'broadcast_to', 'concatenate', 'stack', 'softmax', 'log_softmax',
+]

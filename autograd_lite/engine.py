@@ -1,0 +1,304 @@
+"""The tracing machinery and the backward pass.
+
+* :class:`Primitive` wraps a NumPy forward function and its gradient rules. Calling it
+  on Tensors runs the forward on their arrays and, when an input requires grad,
+  records a node (the output Tensor remembers op, inputs and the arrays it saw).
+* :func:`backward` and :func:`grad` walk the recorded graph in reverse creation order
+  (a topological order) without recursion, calling one vector-Jacobian product (VJP)
+  per input that requires grad.
+
+A gradient rule has the signature ``rule(g, ans, *inputs, **static_args)`` and returns
+the gradient for one input. It is written with operations that work on ndarrays and on
+Tensors alike, so the same rule runs on plain arrays (fast, no graph) or on Tensors when
+``create_graph=True`` asks for a differentiable gradient (higher-order derivatives).
+"""
+import threading
+
+import numpy as np
+
+from . import errors
+from .tensor import Tensor
+
+
+# -- grad mode --------------------------------------------------------------------------
+class _GradMode(threading.local):
+    enabled = True  # class attribute: every new thread starts with gradients on
+
+
+_mode = _GradMode()
+
+
+def is_grad_enabled():
+    """Whether ops record a graph in this thread."""
+    return _mode.enabled
+
+
+class set_grad_enabled:
+    """Context manager and decorator that turns graph recording on or off in this thread.
+
+    Nestable; the previous state comes back on exit, exceptions included."""
+
+    def __init__(self, mode):
+        self._mode = bool(mode)
+        self._saved = []  # a stack, so one instance can be entered recursively
+
+    def __enter__(self):
+        self._saved.append(_mode.enabled)
+        _mode.enabled = self._mode
+        return self
+
+    def __exit__(self, *exc):
+        _mode.enabled = self._saved.pop()
+        return False
+
+    def __call__(self, fn):
+        import functools
+        mode = self._mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(set_grad_enabled):
+    """``with ag.no_grad():`` or ``@ag.no_grad()``: record no graph (inference, updates)."""
+
+    def __init__(self):
+        super().__init__(False)
+
+
+class enable_grad(set_grad_enabled):
+    """Turn recording back on inside a ``no_grad`` block."""
+
+    def __init__(self):
+        super().__init__(True)
+
+
+# -- primitives -------------------------------------------------------------------------
+_PLAIN = frozenset({np.ndarray, float, int, bool, np.float64, np.float32, np.int64, np.bool_})
+
+
+class Primitive:
+    """A differentiable op: a NumPy forward and one gradient rule per input.
+
+    ``vjps[i](g, ans, *inputs, **static)`` returns the gradient for input i, given the
+    upstream gradient ``g`` (shape of the output) and the output ``ans``. ``explain``
+    (optional) turns a NumPy error in the forward into a message naming the op and shapes.
+    """
+    __slots__ = ('name', 'fwd', 'vjps', 'explain')
+
+    def __init__(self, name, fwd, vjps, explain=None):
+        self.name, self.fwd, self.vjps, self.explain = name, fwd, vjps, explain
+
+    def __repr__(self):
+        return f"<primitive {self.name}>"
+
+    def __call__(self, *inputs, **static):
+        vals = []
+        needs_grad = False
+        converted = False
+        for x in inputs:
+            if isinstance(x, Tensor):
+                vals.append(x.data)
+                needs_grad = needs_grad or x._rg
+            elif x.__class__ in _PLAIN:
+                vals.append(x)
+            else:  # a list, a NumPy scalar of another type, ...: make it a constant array
+                vals.append(_constant(x, self.name))
+                converted = True
+        try:
+            out = self.fwd(*vals, **static)
+        except (ValueError, IndexError, TypeError) as exc:
+            raise errors.op_error(self, exc, vals, static) from None
+        if needs_grad and _mode.enabled:
+            if converted:
+                inputs = tuple(x if isinstance(x, Tensor) else v for x, v in zip(inputs, vals))
+            return Tensor._make(out, self, inputs, tuple(vals), static or None)
+        return Tensor._make(out)
+
+    def on_any(self, *inputs, **static):
+        """Apply to Tensors (differentiable) or, when no input is a Tensor, return the plain
+        NumPy result. Gradient rules call this so that one rule serves both modes."""
+        for x in inputs:
+            if isinstance(x, Tensor):
+                return self(*inputs, **static)
+        return self.fwd(*inputs, **static)
+
+
+def _constant(x, op_name):
+    if isinstance(x, (str, bytes)) or x is None:
+        raise TypeError(f"{op_name}: expected a Tensor, number or array, got {type(x).__name__} {x!r}")
+    arr = np.asarray(x)
+    if arr.dtype.kind not in 'fiub':
+        raise TypeError(f"{op_name}: expected numeric data, got {type(x).__name__} of dtype {arr.dtype}")
+    if isinstance(x, (list, tuple)) and arr.dtype.kind != 'f':
+        arr = arr.astype(np.float64)  # Python lists become float64, as in Tensor()
+    return arr
+
+
+def unbroadcast(g, shape):
+    """Sum ``g`` back to ``shape``: the adjoint of NumPy broadcasting ``shape`` to g.shape.
+
+    The one place broadcasting is undone. Works on ndarrays and Tensors.
+    """
+    if g.shape == shape:
+        return g
+    extra = g.ndim - len(shape)
+    if extra:
+        g = g.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g
+
+
+# -- the backward pass -------------------------------------------------------------------
+def _seq(t):
+    return t._seq
+
+
+def toposort(roots):
+    """Tensors that require grad and are reachable from ``roots``, outputs first.
+
+    Iterative (no recursion limit); sorted by creation order, which is topological.
+    """
+    seen = set(roots)
+    stack = list(roots)
+    while stack:
+        t = stack.pop()
+        inputs = t._inputs
+        if inputs is None:
+            if t._op is not None:
+                raise RuntimeError(
+                    f"backward through the graph a second time: the arrays saved by '{t._op.name}' were "
+                    "released by the first backward. Pass retain_graph=True to the first backward "
+                    "(or ag.grad) if you need to backpropagate twice.")
+            continue
+        for x in inputs:
+            if isinstance(x, Tensor) and x._rg and x not in seen:
+                seen.add(x)
+                stack.append(x)
+    return sorted(seen, key=_seq, reverse=True)
+
+
+def _root_grad(root, grad):
+    """The gradient that starts a backward pass at ``root`` (ones for a scalar)."""
+    if grad is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"backward: the output has shape {root.shape}, so the gradient cannot be implied; "
+                f"pass grad= an array of shape {root.shape} (e.g. ones to sum the output), "
+                "or reduce the output to a scalar first (e.g. loss.sum() or loss.mean())")
+        return np.ones_like(root.data)
+    g = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=root.data.dtype)
+    if g.shape != root.shape:
+        raise ValueError(f"backward: grad has shape {g.shape} but the output has shape {root.shape}; "
+                         "they must be equal")
+    return g
+
+
+def _accumulate(t, g):
+    """Add g into t.grad. The first store copies, so in-place adds never alias a graph array."""
+    if t.grad is None:
+        t.grad = np.array(g, dtype=t.data.dtype)  # copy; 0-d results become arrays
+    else:
+        t.grad += g
+
+
+def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
+    """Propagate gradients from roots. Accumulates into leaves' .grad, or, when
+    ``wanted`` (a set of tensors) is given, returns {tensor: gradient} for those only."""
+    for r in roots:
+        if not r._rg:
+            raise RuntimeError("backward: the output does not require grad and has no graph; "
+                               "did an input have requires_grad=True, and was this outside no_grad()?")
+    order = toposort(roots)
+    grads = {}
+    for r, g in zip(roots, root_grads):
+        grads[r] = g if r not in grads else grads[r] + g
+    found = {}
+    with set_grad_enabled(create_graph):
+        for t in order:
+            g = grads.pop(t, None)
+            if g is None:  # every rule into t returned None (no dependence)
+                continue
+            if t._hooks:
+                for hook in tuple(t._hooks):
+                    replaced = hook(g)
+                    if replaced is not None:
+                        g = replaced
+            if wanted is not None:
+                if t in wanted:
+                    found[t] = g
+            elif t._op is None or t._retain:
+                _accumulate(t, g.data if create_graph else g)
+            op = t._op
+            if op is None:
+                continue
+            inputs = t._inputs
+            if create_graph:  # run the rules on Tensors: the gradient becomes a graph
+                args, ans = inputs, t
+            else:
+                args, ans = t._args, t.data
+            vjps, kw = op.vjps, t._kw
+            for i, x in enumerate(inputs):
+                if isinstance(x, Tensor) and x._rg:
+                    gx = vjps[i](g, ans, *args, **kw) if kw else vjps[i](g, ans, *args)
+                    if gx is None:
+                        continue
+                    if gx.shape != x.data.shape:
+                        gx = unbroadcast(gx, x.data.shape)
+                    prev = grads.get(x)
+                    grads[x] = gx if prev is None else prev + gx
+            if not retain_graph:  # free what the op saved, now that its gradient is out
+                t._inputs = t._args = None
+    return found
+
+
+def backward(root, grad=None, retain_graph=False):
+    """Accumulate d(root)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
+
+    ``grad`` is the upstream gradient, required unless root has one element.
+    The graph's saved arrays are released unless ``retain_graph=True``.
+    """
+    _run((root,), (_root_grad(root, grad),), retain_graph, False)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+    """Gradients of ``outputs`` with respect to ``inputs``, returned as a tuple of Tensors.
+
+    Nothing is accumulated into ``.grad``. With ``create_graph=True`` the results are
+    themselves differentiable (second derivatives, Hessian-vector products).
+    ``retain_graph`` defaults to ``create_graph``.
+    """
+    outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
+    single = isinstance(inputs, Tensor)
+    inputs = (inputs,) if single else tuple(inputs)
+    if grad_outputs is None:
+        grad_outputs = (None,) * len(outputs)
+    elif isinstance(grad_outputs, (Tensor, np.ndarray)):
+        grad_outputs = (grad_outputs,)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: {len(outputs)} outputs but {len(grad_outputs)} grad_outputs")
+    for x in inputs:
+        if not isinstance(x, Tensor) or not x._rg:
+            raise ValueError("grad: every input must be a Tensor that requires grad")
+    if retain_graph is None:
+        retain_graph = create_graph
+    root_grads = [_root_grad(o, g) for o, g in zip(outputs, grad_outputs)]
+    if create_graph:
+        root_grads = [g if isinstance(g, Tensor) else Tensor._make(g) for g in root_grads]
+    found = _run(outputs, root_grads, retain_graph, create_graph, wanted=set(inputs))
+    result = []
+    for x in inputs:
+        g = found.get(x)
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError("grad: one of the inputs was not used to compute the outputs; "
+                                   "pass allow_unused=True to get None for it")
+        elif not isinstance(g, Tensor):
+            g = Tensor._make(np.array(g, dtype=x.data.dtype))
+        result.append(g)
+    return tuple(result)
