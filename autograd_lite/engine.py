@@ -23,6 +23,9 @@ from .tensor import Tensor
 # -- grad mode --------------------------------------------------------------------------
 class _GradMode(threading.local):
     enabled = True  # class attribute: every new thread starts with gradients on
+    # The modules whose forward is running (outermost first), set by nn.Module.__call__;
+    # recorded on each node so that graph drawings can group ops by module.
+    scope = None
 
 
 _mode = _GradMode()
@@ -115,7 +118,9 @@ class Primitive:
         if needs_grad and _mode.enabled:
             if converted:
                 inputs = tuple(x if isinstance(x, Tensor) else v for x, v in zip(inputs, vals))
-            return Tensor._make(out, self, inputs, tuple(vals), static or None)
+            t = Tensor._make(out, self, inputs, tuple(vals), static or None)
+            t._scope = _mode.scope
+            return t
         return Tensor._make(out)
 
     def on_any(self, *inputs, **static):

@@ -57,7 +57,7 @@ class Tensor:
     array([[2., 4.]])
     """
     __slots__ = ('data', 'grad', 'name', '_rg', '_op', '_inputs', '_args', '_kw', '_seq',
-                 '_retain', '_hooks', '__weakref__')
+                 '_retain', '_hooks', '_scope', '__weakref__')
     # ndarray @ Tensor, ndarray + Tensor, ...: make NumPy defer to our reflected
     # operators instead of building an object array of Tensors.
     __array_ufunc__ = None
@@ -67,7 +67,7 @@ class Tensor:
         self.grad = None
         self.name = name
         self._rg = False
-        self._op = self._inputs = self._args = self._kw = self._hooks = None
+        self._op = self._inputs = self._args = self._kw = self._hooks = self._scope = None
         self._retain = False
         self._seq = _next_seq()
         if requires_grad:
@@ -78,7 +78,7 @@ class Tensor:
         """Fast constructor for op results: no validation (the op produced an array)."""
         t = object.__new__(cls)
         t.data = data if data.__class__ is np.ndarray else np.asarray(data)
-        t.grad = t.name = t._hooks = None
+        t.grad = t.name = t._hooks = t._scope = None
         t._retain = False
         t._op, t._inputs, t._args, t._kw = op, inputs, args, kw
         t._rg = op is not None
