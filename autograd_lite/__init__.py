@@ -4,6 +4,7 @@ __version__ = "0.1.0"
 from .tensor import Tensor
 from .engine import backward, grad, no_grad, enable_grad, set_grad_enabled, is_grad_enabled, Primitive
 from .errors import ShapeError
+from .check import numerical_grad, gradcheck, gradgradcheck, GradcheckError, PrecisionWarning
 from .ops import (
     exp, log, sqrt, abs, tanh, sigmoid, relu, maximum, minimum, clip, where, pow,
     sum, mean, max, min, logsumexp, matmul, reshape, transpose, swapaxes, squeeze, expand_dims,
@@ -22,4 +23,5 @@ __all__ = [
     'exp', 'log', 'sqrt', 'abs', 'tanh', 'sigmoid', 'relu', 'maximum', 'minimum', 'clip', 'where',
     'pow', 'sum', 'mean', 'max', 'min', 'logsumexp', 'matmul', 'reshape', 'transpose', 'swapaxes',
     'squeeze', 'expand_dims', 'broadcast_to', 'concatenate', 'stack', 'softmax', 'log_softmax',
+    'numerical_grad', 'gradcheck', 'gradgradcheck', 'GradcheckError', 'PrecisionWarning',
 ]
