@@ -1,0 +1,112 @@
+"""The benchmark suite computes what it claims: on tiny versions of every workload, each
+installed engine's gradients agree with NumPy by hand, and NumPy by hand agrees with
+central finite differences. No timing is asserted here."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'benchmarks')
+sys.path.insert(0, BENCH)
+
+import contestants  # noqa: E402
+import run  # noqa: E402
+import verify  # noqa: E402
+import workloads as wl  # noqa: E402
+from contestants import numpy_hand  # noqa: E402
+
+TINY = {key: wl.small(w) for key, w in wl.ALL.items()}
+
+
+def _contestant(name):
+    try:
+        return contestants.load(name)
+    except ImportError as exc:
+        pytest.skip(f"{name} is not installed: {exc}")
+
+
+@pytest.mark.parametrize('key', ['W1', 'W1b', 'W2', 'W3'])
+def test_hand_written_backprop_matches_finite_differences(key):
+    w = TINY[key]
+    X, Y, params = w.data(seed=3)
+    _, grads = numpy_hand._step(w, X, Y, params)
+    eps = 1e-6
+    for p, g in zip(params, grads):
+        numeric = np.zeros_like(p)
+        for i in np.ndindex(p.shape):
+            saved = p[i]
+            p[i] = saved + eps
+            up = numpy_hand.loss(w, X, Y, params)
+            p[i] = saved - eps
+            down = numpy_hand.loss(w, X, Y, params)
+            p[i] = saved
+            numeric[i] = (up - down) / (2 * eps)
+        np.testing.assert_allclose(g, numeric, rtol=1e-5, atol=1e-9)
+
+
+def test_hand_written_chain_matches_finite_differences():
+    w = TINY['W4']
+    x0 = w.data(seed=1)
+    f = lambda x: wl.run_chain(x, w.n_ops, np.tanh).sum()  # noqa: E731
+    numeric = np.array([(f(x0 + e) - f(x0 - e)) / 2e-6 for e in np.eye(w.width) * 1e-6])
+    np.testing.assert_allclose(numpy_hand.chain(w, x0)(), numeric, rtol=1e-6)
+
+
+@pytest.mark.parametrize('name', contestants.MODULES[1:])
+@pytest.mark.parametrize('key', ['W1', 'W1b', 'W2', 'W3'])
+def test_engine_gradients_agree_with_hand_written_backprop(name, key):
+    assert verify.mlp_mismatch(_contestant(name), TINY[key], seed=2) is None
+
+
+@pytest.mark.parametrize('name', contestants.MODULES[1:])
+def test_engine_chain_gradient_agrees_with_hand_written_backprop(name):
+    assert verify.chain_mismatch(_contestant(name), TINY['W4'], seed=2) is None
+
+
+def test_training_step_updates_the_weights_by_sgd():
+    w = TINY['W1']
+    X, Y, params = w.data()
+    step, grads = _contestant('ag_lite').mlp(w, X, Y, params)
+    step()
+    step()  # the second step starts from the updated weights: its gradients differ
+    _, first = numpy_hand._step(w, X, Y, params)
+    moved = [p - wl.LR * g for p, g in zip(params, first)]
+    _, second = numpy_hand._step(w, X, Y, moved)
+    assert verify.mismatch(grads(), second) is None
+    assert verify.mismatch(grads(), first) is not None
+
+
+def test_mismatch_reports_a_wrong_gradient():
+    right = [np.array([[1.0, -2.0]]), np.array([0.5])]
+    assert verify.mismatch(right, right) is None
+    assert 'off by 4' in verify.mismatch([-right[0], right[1]], right)
+    assert 'shape (2, 1)' in verify.mismatch([right[0].T, right[1]], right)
+    assert 'off by nan' in verify.mismatch([right[0] * np.nan, right[1]], right)
+
+
+def test_chain_child_prints_time_memory_and_gradient():
+    proc = subprocess.run([sys.executable, os.path.join(BENCH, 'chain_child.py'), 'ag_lite', '30'],
+                          capture_output=True, text=True, timeout=120, check=True)
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert len(out['seconds']) == 3 and out['extra_mib'] >= 0
+    w = wl.Chain('W5', '', 30, wl.W5.width, 0.0)
+    assert verify.mismatch([np.array(out['grad'])], [numpy_hand.chain(w, w.data())()]) is None
+
+
+def test_run_writes_json_with_every_contestant_checked(tmp_path, capsys, monkeypatch):
+    # describe the thread pools without limiting them: the rest of the test session keeps its own
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        threadpool_info = list
+    monkeypatch.setattr(run.threads, 'limit', threadpool_info)
+    out = tmp_path / 'bench.json'
+    run.main(['--quick', '--only', 'W1b', '--engines', 'numpy_hand,ag_lite', '--json', str(out)])
+    result = json.loads(out.read_text())['workloads']['W1b']
+    assert set(result['results']) == {'NumPy by hand', 'autograd_lite'}
+    assert all(e['status'] == 'ok' for e in result['results'].values())
+    assert result['results']['NumPy by hand']['ratio'] == 1.0
+    assert 'W1b' in capsys.readouterr().out
