@@ -2,9 +2,12 @@
 
 Prints one JSON line: the seconds of each run (fwd + bwd + freeing the graph), the
 extra peak memory and the gradient. Memory is the growth of the process's peak
-resident set (``ru_maxrss``) over the whole run, measured after imports and a small
-warm-up chain: it counts everything the engine allocates, NumPy's buffers, Python
-objects and any native allocator alike (tracemalloc would miss PyTorch's).
+resident set over the first run, measured after imports and a small warm-up chain: it
+counts everything the engine allocates, NumPy's buffers, Python objects and any native
+allocator alike (tracemalloc would miss PyTorch's). On Linux the peak is VmHWM from
+/proc/self/status, reset to the current size before the run; ``ru_maxrss`` is not used
+there because a child process inherits its parent's peak (the benchmark's parent has
+every engine loaded, so the child's peak would hide the run's).
 """
 import gc
 import json
@@ -19,8 +22,31 @@ from workloads import W5, Chain
 RUNS = 3
 
 
+def _status_mib(field):
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(field + ':'):
+                return int(line.split()[1]) / 1024.0  # kB
+    raise OSError(field)
+
+
+def reset_peak():
+    """Start peak measurement from now; return the current resident size in MiB."""
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')  # resets VmHWM to the current resident size
+        return _status_mib('VmRSS')
+    except OSError:  # not Linux: ru_maxrss (KiB on Linux, bytes on macOS), peak so far
+        scale = 1024.0 * 1024.0 if sys.platform == 'darwin' else 1024.0
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
+
+
 def peak_mib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+    try:
+        return _status_mib('VmHWM')
+    except OSError:
+        scale = 1024.0 * 1024.0 if sys.platform == 'darwin' else 1024.0
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
 
 
 def main(module_name, n_ops=W5.n_ops):
@@ -30,7 +56,7 @@ def main(module_name, n_ops=W5.n_ops):
     x0 = w.data()
     contestant.chain(Chain('warm-up', '', 300, w.width, 0.0), x0)()
     gc.collect()
-    before = peak_mib()
+    before = reset_peak()
     seconds = []
     for _ in range(RUNS):
         run = contestant.chain(w, x0)
