@@ -5,11 +5,13 @@ from .tensor import Tensor
 from .engine import backward, grad, no_grad, enable_grad, set_grad_enabled, is_grad_enabled, Primitive
 from .errors import ShapeError
 from .check import numerical_grad, gradcheck, gradgradcheck, GradcheckError, PrecisionWarning
+from .debug import detect_anomaly, strict_broadcasting, AnomalyError
 from .ops import (
     exp, log, sqrt, abs, tanh, sigmoid, relu, maximum, minimum, clip, where, pow,
     sum, mean, max, min, logsumexp, matmul, reshape, transpose, swapaxes, squeeze, expand_dims,
     broadcast_to, concatenate, stack, softmax, log_softmax,
 )
+from . import nn
 
 
 def tensor(data, requires_grad=False, dtype=None, name=None):
@@ -24,4 +26,6 @@ __all__ = [
     'pow', 'sum', 'mean', 'max', 'min', 'logsumexp', 'matmul', 'reshape', 'transpose', 'swapaxes',
     'squeeze', 'expand_dims', 'broadcast_to', 'concatenate', 'stack', 'softmax', 'log_softmax',
     'numerical_grad', 'gradcheck', 'gradgradcheck', 'GradcheckError', 'PrecisionWarning',
+    'nn',
+    'detect_anomaly', 'strict_broadcasting', 'AnomalyError',
 ]

@@ -80,6 +80,9 @@ class enable_grad(set_grad_enabled):
 
 
 # -- primitives -------------------------------------------------------------------------
+# autograd_lite.debug points this at its checker while a debugging mode is on in any thread,
+# so that with every mode off each op pays one global test.
+_trace = None
 _PLAIN = frozenset({np.ndarray, float, int, bool, np.float64, np.float32, np.int64, np.bool_})
 
 
@@ -120,8 +123,11 @@ class Primitive:
                 inputs = tuple(x if isinstance(x, Tensor) else v for x, v in zip(inputs, vals))
             t = Tensor._make(out, self, inputs, tuple(vals), static or None)
             t._scope = _mode.scope
-            return t
-        return Tensor._make(out)
+        else:
+            t = Tensor._make(out)
+        if _trace is not None:  # detect_anomaly or strict_broadcasting is on in some thread
+            _trace(self, vals, t)
+        return t
 
     def on_any(self, *inputs, **static):
         """Apply to Tensors (differentiable) or, when no input is a Tensor, return the plain
