@@ -1,0 +1,256 @@
+"""Losses (and the activations under their PyTorch names).
+
+Every loss checks its input and target itself, before any arithmetic: shapes that differ
+raise a ShapeError (a ValueError) naming both, instead of letting NumPy broadcast
+``(130,)`` against ``(130, 1)`` into a ``(130, 130)`` table of every prediction against
+every target. ``reduction`` is 'mean' (default), 'sum' or 'none' (one loss per element,
+or per row for cross-entropy).
+
+The hot losses are primitives with the gradient beside the forward (one graph node,
+the gradient in closed form): cross-entropy on integer labels, whose gradient is
+``(softmax(x) - onehot(y)) / N``; binary cross-entropy on logits, ``sigmoid(x) - y``;
+mean squared error, ``2 (x - y) / N``. Their rules run on Tensors too, so second
+derivatives work.
+"""
+import warnings
+
+import numpy as np
+
+from .. import ops
+from ..engine import Primitive
+from ..errors import ShapeError
+from ..tensor import Tensor, _value
+
+sigmoid, tanh, relu, softmax, log_softmax = ops.sigmoid, ops.tanh, ops.relu, ops.softmax, ops.log_softmax
+
+_REDUCTIONS = ('mean', 'sum', 'none')
+
+
+# -- checks shared by the losses ------------------------------------------------------------
+def _check_reduction(op, reduction):
+    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _reduce(losses, reduction):
+    """Works on ndarrays (inside forwards) and Tensors alike."""
+    if reduction == 'mean':
+        return losses.mean()
+    if reduction == 'sum':
+        return losses.sum()
+    return losses
+
+
+def _check_same_shape(op, input, target):
+    a, b = np.shape(_value(input)), np.shape(_value(target))
+    if a == b:
+        return
+    message = f"{op}: input has shape {a} but target has shape {b}; they must be equal"
+    try:
+        both = np.broadcast_shapes(a, b)
+    except ValueError:
+        both = None
+    if both is not None and both not in (a, b):
+        message += (f". NumPy would broadcast them to {both}, comparing every prediction with "
+                    "every target, and the loss would quietly be wrong")
+    if int(np.prod(a)) == int(np.prod(b)):
+        message += f". Reshape one to match the other, e.g. target.reshape{a}"
+    raise ShapeError(message)
+
+
+def _warn_if_made_by(x, op_name, op, advice):
+    if isinstance(x, Tensor) and x.op_name == op_name:
+        warnings.warn(f"{op}: the input is the output of {op_name}; {advice}", stacklevel=3)
+
+
+def _integer_labels(op, labels, num_classes=None):
+    """``labels`` as an integer ndarray, each in [0, num_classes) (num_classes None: >= 0)."""
+    arr = np.asarray(_value(labels))
+    if arr.dtype.kind not in 'iu':
+        raise TypeError(f"{op}: class labels must be integers, got dtype {arr.dtype} with shape {arr.shape}; "
+                        "convert them, e.g. labels.astype(int)")
+    if arr.size:
+        lo, hi = arr.min(), arr.max()
+        if lo < 0 or (num_classes is not None and hi >= num_classes):
+            where = f"[0, {num_classes}) for {num_classes} classes" if num_classes is not None else ">= 0"
+            hint = " (labels counted from 1? subtract 1)" if lo >= 1 and hi == num_classes else ""
+            raise ValueError(f"{op}: labels must be class indices {where}, got values from {lo} to {hi}{hint}")
+    return arr
+
+
+def _row_labels(op, labels, input_shape):
+    """Integer labels of shape (N,) for scores of shape (N, C), checked."""
+    arr = np.asarray(_value(labels))
+    n, c = input_shape
+    if arr.dtype.kind == 'f' and arr.shape == (n,):
+        raise TypeError(f"{op}: class labels must be integers, got {arr.dtype} labels of shape {arr.shape}; "
+                        f"use labels.astype(int), or give one-hot or probability targets of shape {input_shape}")
+    if arr.shape != (n,):
+        fix = ("; use labels.reshape(-1)" if arr.size == n else
+               f"; give one label per row, shape ({n},), or targets of shape {input_shape}")
+        raise ShapeError(f"{op}: input has shape {input_shape} but labels have shape {arr.shape}: "
+                         f"integer labels must have shape ({n},){fix}")
+    return _integer_labels(op, arr, c)
+
+
+def _scores_shape(op, input):
+    shape = np.shape(_value(input))
+    if len(shape) != 2:
+        raise ShapeError(f"{op}: input must be scores of shape (N, C), got shape {shape}; "
+                         "for a single sample use x.reshape(1, -1)")
+    return shape
+
+
+def _eye_rows(labels, num_classes, dtype):
+    return np.eye(num_classes, dtype=dtype)[labels]
+
+
+# -- cross-entropy ------------------------------------------------------------------------------
+def _cross_entropy_fwd(x, labels, reduction):
+    # loss_i = logsumexp(x_i) - x_i[y_i], with the row maximum taken out so exp cannot overflow.
+    shifted = x - x.max(axis=1, keepdims=True)
+    picked = shifted[np.arange(len(labels)), labels]
+    np.exp(shifted, out=shifted)
+    losses = np.log(shifted.sum(axis=1))
+    losses -= picked
+    return _reduce(losses, reduction)
+
+
+def _cross_entropy_grad(g, ans, x, labels, reduction):
+    # d loss_i / d x_i = softmax(x_i) - onehot(y_i)
+    p = ops._softmax.on_any(x, axis=-1)  # the softmax primitive, on arrays or Tensors
+    if isinstance(p, Tensor):
+        p = p - _eye_rows(labels, x.shape[1], p.dtype)
+    else:  # a fresh array: subtract the one-hot in place
+        p[np.arange(len(labels)), labels] -= 1
+    if reduction == 'mean':
+        return p * (g / len(labels))
+    if reduction == 'sum':
+        return p * g
+    return p * g.reshape((-1, 1))
+
+
+_cross_entropy = Primitive('cross_entropy', _cross_entropy_fwd, (_cross_entropy_grad, None))
+
+
+def cross_entropy(input, target, reduction='mean'):
+    """Softmax cross-entropy of scores ``input`` (N, C) against ``target``.
+
+    ``target`` is either integer class labels of shape (N,), values in [0, C), or
+    one-hot / probability targets of shape (N, C) (then ``-sum(target * log_softmax(x))``
+    per row, differentiable in the target too). ``input`` is raw scores (logits), not
+    probabilities: the softmax is inside, computed stably (log-sum-exp).
+
+    >>> cross_entropy(ag.Tensor([[2.0, 0.0, 0.0]]), np.array([0]))   # -log(e^2 / (e^2 + 2))
+    """
+    _check_reduction('cross_entropy', reduction)
+    shape = _scores_shape('cross_entropy', input)
+    _warn_if_made_by(input, 'softmax', 'cross_entropy',
+                     "cross_entropy applies softmax itself and wants raw scores (logits): drop the softmax")
+    if np.shape(_value(target)) == shape:
+        losses = -(ops.log_softmax(input, axis=1) * target).sum(axis=1)
+        return _reduce(losses, reduction)
+    labels = _row_labels('cross_entropy', target, shape)
+    return _cross_entropy(input, labels, reduction=reduction)
+
+
+def nll_loss(input, target, reduction='mean'):
+    """Negative log-likelihood of log-probabilities ``input`` (N, C) (e.g. from
+    ``LogSoftmax``) at integer labels ``target`` (N,): ``-input[i, target[i]]``."""
+    _check_reduction('nll_loss', reduction)
+    shape = _scores_shape('nll_loss', input)
+    labels = _row_labels('nll_loss', target, shape)
+    return _reduce(-input[np.arange(shape[0]), labels], reduction)
+
+
+# -- binary cross-entropy ----------------------------------------------------------------------------
+def binary_cross_entropy(input, target, reduction='mean', eps=None):
+    """``-(y log p + (1 - y) log(1 - p))`` for probabilities ``input`` and targets ``target``
+    of the same shape, targets in [0, 1].
+
+    ``p`` is clipped to ``[eps, 1 - eps]`` so that ``log`` never sees 0 (``eps`` defaults to
+    the machine epsilon of p's dtype, 2.2e-16 for float64); where p is clipped, its gradient
+    is 0. For a sigmoid output, ``binary_cross_entropy_with_logits`` on the scores is
+    exact everywhere and never saturates. Raises ValueError for p outside [0, 1].
+    """
+    _check_reduction('binary_cross_entropy', reduction)
+    _check_same_shape('binary_cross_entropy', input, target)
+    p = np.asarray(_value(input))
+    if p.size and (p.min() < 0 or p.max() > 1):
+        raise ValueError(f"binary_cross_entropy: input must be probabilities in [0, 1], got values from "
+                         f"{p.min():.4g} to {p.max():.4g}; for raw scores use binary_cross_entropy_with_logits")
+    if eps is None:
+        eps = np.finfo(p.dtype if p.dtype.kind == 'f' else np.float64).eps
+    p = ops.clip(input, eps, 1 - eps)
+    losses = -(target * ops.log(p) + (1 - target) * ops.log(1 - p))
+    return _reduce(losses, reduction)
+
+
+def _bce_logits_fwd(x, y):
+    # log(1 + e^x) - x y, written so that exp only ever sees -|x| (no overflow)
+    # and log1p keeps full precision when e^-|x| is tiny.
+    return np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x)))
+
+
+_bce_logits = Primitive('binary_cross_entropy_with_logits', _bce_logits_fwd, (
+    lambda g, ans, x, y: g * (ops.sigmoid.on_any(x) - y),
+    lambda g, ans, x, y: -g * x))
+
+
+def binary_cross_entropy_with_logits(input, target, reduction='mean'):
+    """Binary cross-entropy of ``sigmoid(input)`` against ``target``, same shape, computed
+    from the scores as ``max(x, 0) - x y + log1p(exp(-|x|))``: stable for any x.
+    Gradient with respect to x: ``sigmoid(x) - y`` (per element, before the reduction)."""
+    _check_reduction('binary_cross_entropy_with_logits', reduction)
+    _check_same_shape('binary_cross_entropy_with_logits', input, target)
+    _warn_if_made_by(input, 'sigmoid', 'binary_cross_entropy_with_logits',
+                     "it applies the sigmoid itself and wants raw scores: drop the sigmoid "
+                     "(or use binary_cross_entropy on probabilities)")
+    return _reduce(_bce_logits(input, target), reduction)
+
+
+# -- squared error -----------------------------------------------------------------------------------
+def _mse_fwd(x, y, reduction):
+    d = np.subtract(x, y)
+    d *= d
+    return _reduce(d, reduction)
+
+
+def _mse_grad(g, ans, x, y, reduction):
+    # d mean((x - y)^2) / dx = 2 (x - y) / size
+    scale = 2 * g / x.size if reduction == 'mean' else 2 * g
+    return (x - y) * scale
+
+
+_mse = Primitive('mse_loss', _mse_fwd, (
+    _mse_grad,
+    lambda g, ans, x, y, reduction: -_mse_grad(g, ans, x, y, reduction)))
+
+
+def mse_loss(input, target, reduction='mean'):
+    """``mean((input - target)**2)`` over every element; shapes must be equal.
+
+    Note: ``0.5 * sum(...)``, the hand-derivation convention, is ``0.5 * mse_loss(x, y, 'sum')``."""
+    _check_reduction('mse_loss', reduction)
+    _check_same_shape('mse_loss', input, target)
+    return _mse(input, target, reduction=reduction)
+
+
+# -- labels ----------------------------------------------------------------------------------------
+def one_hot(labels, num_classes=None, dtype=np.float64):
+    """Integer labels of any shape S -> a Tensor of shape S + (num_classes,) with one 1 per row.
+
+    ``num_classes`` defaults to ``max(labels) + 1``; labels outside [0, num_classes) raise.
+
+    >>> one_hot(np.array([0, 2]), 3).data
+    array([[1., 0., 0.],
+           [0., 0., 1.]])
+    """
+    arr = _integer_labels('one_hot', labels, num_classes)
+    if num_classes is None:
+        num_classes = int(arr.max()) + 1 if arr.size else 0
+    return Tensor(_eye_rows(arr, num_classes, dtype))
+
+
+__all__ = ['cross_entropy', 'nll_loss', 'binary_cross_entropy', 'binary_cross_entropy_with_logits',
+           'mse_loss', 'one_hot', 'sigmoid', 'tanh', 'relu', 'softmax', 'log_softmax']
