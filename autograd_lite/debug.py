@@ -124,12 +124,15 @@ def _running_source(frame):
     if positions is not None and frame.f_lasti >= 0:
         span = next(itertools.islice(positions(), frame.f_lasti // 2, None), None)
     if span is None or None in span:
-        return lines[frame.f_lineno - 1].strip(), False
+        lineno = frame.f_lineno
+        return (lines[lineno - 1].strip(), False) if 0 < lineno <= len(lines) else None
     first, last, start, end = span  # columns are UTF-8 byte offsets, as in ast
     chunk = [line.encode() for line in lines[first - 1:last]]
+    if not chunk:  # the file changed since it was run
+        return None
     if len(chunk) == 1:
-        return chunk[0][start:end].decode(), True
-    return b''.join([chunk[0][start:]] + chunk[1:-1] + [chunk[-1][:end]]).decode(), True
+        return chunk[0][start:end].decode(errors='replace'), True
+    return b''.join([chunk[0][start:]] + chunk[1:-1] + [chunk[-1][:end]]).decode(errors='replace'), True
 
 
 # -- the two modes -------------------------------------------------------------------------------------
