@@ -11,7 +11,8 @@ from .ops import (
     sum, mean, max, min, logsumexp, matmul, reshape, transpose, swapaxes, squeeze, expand_dims,
     broadcast_to, concatenate, stack, softmax, log_softmax,
 )
-from . import nn
+from . import nn, optim
+from .serialization import save, load
 
 
 def tensor(data, requires_grad=False, dtype=None, name=None):
@@ -26,6 +27,6 @@ __all__ = [
     'pow', 'sum', 'mean', 'max', 'min', 'logsumexp', 'matmul', 'reshape', 'transpose', 'swapaxes',
     'squeeze', 'expand_dims', 'broadcast_to', 'concatenate', 'stack', 'softmax', 'log_softmax',
     'numerical_grad', 'gradcheck', 'gradgradcheck', 'GradcheckError', 'PrecisionWarning',
-    'nn',
+    'nn', 'optim', 'save', 'load',
     'detect_anomaly', 'strict_broadcasting', 'AnomalyError',
 ]
