@@ -310,6 +310,8 @@ class Tensor:
     def matmul(self, other):
         return _ops.matmul(self, other)
 
+    dot = matmul  # NumPy's spelling, as in the hand-written backprop ``a1.dot(delta3)``
+
     def sum(self, axis=None, keepdims=False):
         return _ops.sum(self, axis, keepdims)
 
@@ -338,7 +340,10 @@ class Tensor:
         return _ops.reshape(self, -1)
 
     def transpose(self, *axes):
-        return _ops.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
+        # t.transpose(), t.transpose((1, 0)) and t.transpose(1, 0) as NumPy; t.transpose(0) for 1-D
+        if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
+            axes = axes[0]
+        return _ops.transpose(self, axes or None)
 
     @property
     def T(self):
