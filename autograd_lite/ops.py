@@ -374,7 +374,9 @@ _stack = Primitive('stack', lambda *xs, axis: np.stack(xs, axis),
 
 
 def concatenate(tensors, axis=0):
-    """Join tensors along an existing axis."""
+    """Join tensors along an existing axis (``axis=None``: flatten them first, as NumPy)."""
+    if axis is None:
+        tensors, axis = [reshape(t, -1) for t in tensors], 0
     return _concatenate(*tensors, axis=axis)
 
 

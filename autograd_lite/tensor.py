@@ -146,7 +146,10 @@ class Tensor:
         return Tensor._make(self.data)
 
     def astype(self, dtype):
-        return _ops.astype(self, dtype=np.dtype(dtype))
+        dtype = np.dtype(dtype)
+        if dtype.kind != 'f':  # integer/bool results cannot carry a gradient: no graph (as torch's .long())
+            return Tensor._make(self.data.astype(dtype))
+        return _ops.astype(self, dtype=dtype)
 
     # -- gradients ----------------------------------------------------------------
     def backward(self, grad=None, retain_graph=False):
