@@ -5,6 +5,7 @@ from .tensor import Tensor
 from .engine import backward, grad, no_grad, enable_grad, set_grad_enabled, is_grad_enabled, Primitive
 from .errors import ShapeError
 from .check import numerical_grad, gradcheck, gradgradcheck, GradcheckError, PrecisionWarning
+from .compare import compare_gradients
 from .debug import detect_anomaly, strict_broadcasting, AnomalyError
 from .ops import (
     exp, log, sqrt, abs, tanh, sigmoid, relu, maximum, minimum, clip, where, pow,
@@ -27,6 +28,7 @@ __all__ = [
     'pow', 'sum', 'mean', 'max', 'min', 'logsumexp', 'matmul', 'reshape', 'transpose', 'swapaxes',
     'squeeze', 'expand_dims', 'broadcast_to', 'concatenate', 'stack', 'softmax', 'log_softmax',
     'numerical_grad', 'gradcheck', 'gradgradcheck', 'GradcheckError', 'PrecisionWarning',
+    'compare_gradients',
     'nn', 'optim', 'save', 'load',
     'detect_anomaly', 'strict_broadcasting', 'AnomalyError',
 ]
