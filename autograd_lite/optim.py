@@ -120,6 +120,8 @@ class Adam(Optimizer):
         g = grad + weight_decay * p
         m = beta1 * m + (1 - beta1) * g          v = beta2 * v + (1 - beta2) * g**2
         p -= lr / (1 - beta1**t) * m / (sqrt(v / (1 - beta2**t)) + eps)
+
+    t counts the steps in which p had a gradient.
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
@@ -131,23 +133,27 @@ class Adam(Optimizer):
                       _check_number('Adam', 'betas[1]', betas[1], 0, 1, high_open=True))
         self.eps = _check_number('Adam', 'eps', eps, 0)
         self.weight_decay = _check_number('Adam', 'weight_decay', weight_decay, 0)
-        self.t = 0  # steps taken
+        # Steps taken by each parameter: one skipped in a step (grad None) is not counted,
+        # so its bias corrections stay right (PyTorch counts the same way).
+        self.steps = [0] * len(self.params)
         self._m = [np.zeros_like(p.data) for p in self.params]
         self._v = [np.zeros_like(p.data) for p in self.params]
-        # With weight decay the decayed gradient needs its own array beside the scratch one.
-        self._decayed = [np.empty_like(p.data) for p in self.params] if self.weight_decay else None
+        self._decayed = None  # with weight decay: grad + wd * p, beside the scratch array
 
     def step(self):
-        self.t += 1
         (b1, b2), eps, wd = self.betas, self.eps, self.weight_decay
-        step_size = self.lr / (1 - b1 ** self.t)
-        root_correction = math.sqrt(1 - b2 ** self.t)
         for i, p in enumerate(self.params):
             g = p.grad
             if g is None:
                 continue
+            self.steps[i] += 1
+            t = self.steps[i]
+            step_size = self.lr / (1 - b1 ** t)
+            root_correction = math.sqrt(1 - b2 ** t)
             s, m, v = self._scratch[i], self._m[i], self._v[i]
             if wd:
+                if self._decayed is None:
+                    self._decayed = [np.empty_like(q.data) for q in self.params]
                 g = np.multiply(p.data, wd, out=self._decayed[i])
                 g += p.grad
             m *= b1                          # m = b1 m + (1 - b1) g

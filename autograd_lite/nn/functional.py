@@ -72,7 +72,7 @@ def _integer_labels(op, labels, num_classes=None):
     if arr.size:
         lo, hi = arr.min(), arr.max()
         if lo < 0 or (num_classes is not None and hi >= num_classes):
-            where = f"[0, {num_classes}) for {num_classes} classes" if num_classes is not None else ">= 0"
+            where = f"in [0, {num_classes}) for {num_classes} classes" if num_classes is not None else ">= 0"
             hint = " (labels counted from 1? subtract 1)" if lo >= 1 and hi == num_classes else ""
             raise ValueError(f"{op}: labels must be class indices {where}, got values from {lo} to {hi}{hint}")
     return arr

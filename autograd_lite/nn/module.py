@@ -128,26 +128,30 @@ class Module:
         return found
 
     def _walk(self):
-        """``(depth, path, local name, module, members)`` for self and every sub-module,
-        depth first in attribute order, each module once (at its first path)."""
+        """``(depth, path, local name, object)`` for self, every sub-module and every
+        parameter, depth first in attribute (declaration) order; each object once, at
+        its first path. Iterative, so a module that refers back to its parent ends."""
         seen = set()
         stack = [(0, '', '', self)]
         while stack:
-            depth, path, local, m = stack.pop()
-            if id(m) in seen:
+            depth, path, local, obj = stack.pop()
+            if id(obj) in seen:
                 continue
-            seen.add(id(m))
-            members = m._members()
-            yield depth, path, local, m, members
-            kids = [(depth + 1, f"{path}.{n}" if path else n, n, c)
-                    for n, c in members if isinstance(c, Module)]
-            stack.extend(reversed(kids))
+            seen.add(id(obj))
+            yield depth, path, local, obj
+            if isinstance(obj, Module):
+                stack.extend(reversed([(depth + 1, f"{path}.{n}" if path else n, n, x)
+                                       for n, x in obj._members()]))
+
+    def _paths(self, kind, prefix):
+        for _, path, _, obj in self._walk():
+            if isinstance(obj, kind):
+                yield (f"{prefix}.{path}" if prefix and path else prefix or path), obj
 
     def named_modules(self, prefix=''):
         """``(dotted path, module)`` for self (path ``prefix``, '' by default) and every
         sub-module, depth first; a module reachable twice is listed once."""
-        for _, path, _, m, _ in self._walk():
-            yield (f"{prefix}.{path}" if prefix and path else prefix or path), m
+        return self._paths(Module, prefix)
 
     def modules(self):
         for _, m in self.named_modules():
@@ -166,15 +170,10 @@ class Module:
             yield m
 
     def named_parameters(self, prefix=''):
-        """``(dotted name, Parameter)`` such as ``('layers.0.weight', W)``: each module's own
-        parameters, modules in :meth:`named_modules` order; a shared parameter once."""
-        seen = set()
-        for _, path, _, _, members in self._walk():
-            for name, p in members:
-                if isinstance(p, Parameter) and p not in seen:
-                    seen.add(p)
-                    full = f"{path}.{name}" if path else name
-                    yield (f"{prefix}.{full}" if prefix else full), p
+        """``(dotted name, Parameter)`` such as ``('layers.0.weight', W)``, in declaration
+        order, depth first (a module's parameters where the module was assigned); a
+        parameter reachable twice (shared, tied) is listed once, at its first name."""
+        return self._paths(Parameter, prefix)
 
     def parameters(self):
         """The parameters in :meth:`named_parameters` order (an iterator, as in PyTorch)."""
@@ -266,9 +265,9 @@ class Module:
     def __repr__(self):
         # Nested like PyTorch's listing; built from the depth-first walk (no recursion):
         # a module with sub-modules opens a block, closed once the walk climbs back out.
-        entries = list(self._walk())
+        entries = [e for e in self._walk() if isinstance(e[3], Module)]
         lines = []
-        for i, (depth, _, local, m, _) in enumerate(entries):
+        for i, (depth, _, local, m) in enumerate(entries):
             following = entries[i + 1][0] if i + 1 < len(entries) else 0
             pad = '  ' * depth
             head = f"{pad}({local}): " if depth else ''
