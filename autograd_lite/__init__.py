@@ -14,6 +14,7 @@ from .ops import (
 )
 from . import nn, optim
 from .serialization import save, load
+from .viz import to_dot, render_graph, graph_listing
 
 
 def tensor(data, requires_grad=False, dtype=None, name=None):
@@ -30,5 +31,6 @@ __all__ = [
     'numerical_grad', 'gradcheck', 'gradgradcheck', 'GradcheckError', 'PrecisionWarning',
     'compare_gradients',
     'nn', 'optim', 'save', 'load',
+    'to_dot', 'render_graph', 'graph_listing',
     'detect_anomaly', 'strict_broadcasting', 'AnomalyError',
 ]

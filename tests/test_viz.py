@@ -1,0 +1,354 @@
+"""Graph export (to_dot), rendering (render_graph, write_graph) and the text listing."""
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import warnings
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+import autograd_lite as ag
+from autograd_lite import nn
+from autograd_lite.viz import (to_dot, render_graph, graph_listing, write_graph, DotGraph,
+                               GraphvizNotFoundWarning, GraphReleasedWarning, display)
+from autograd_lite.viz.dot import STYLES
+
+needs_dot = pytest.mark.skipif(not display.dot_available(), reason="Graphviz 'dot' program not installed")
+SVG = '{http://www.w3.org/2000/svg}'
+
+
+# -- reading DOT source back ------------------------------------------------------------
+_ATTR = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|[^\s\]]+)')
+
+
+def parse(source):
+    """nodes {id: attrs} (legend excluded), edges [(a, b)], clusters {name: (label, parent)}."""
+    nodes, edges, clusters, stack = {}, [], {}, []
+    for line in source.splitlines():
+        line = line.strip()
+        m = re.match(r'subgraph (cluster_\w+) \{', line)
+        if m:
+            clusters[m.group(1)] = [None, stack[-1] if stack else None]
+            stack.append(m.group(1))
+        elif line == '}':
+            if stack:
+                stack.pop()
+        elif stack and line.startswith('graph ['):
+            clusters[stack[-1]][0] = dict(_ATTR.findall(line)).get('label', '').strip('"')
+        elif stack and re.match(r'\w+=', line):  # a bare attribute statement
+            clusters[stack[-1]][0] = dict(_ATTR.findall(line)).get('label', '').strip('"')
+        elif (m := re.match(r'(\w+) -> (\w+)', line)):
+            if not m.group(1).startswith('legend_'):
+                edges.append((m.group(1), m.group(2)))
+        elif (m := re.match(r'(\w+) \[(.*)\]$', line)) and m.group(1) not in ('graph', 'node', 'edge'):
+            attrs = {k: v.strip('"') for k, v in _ATTR.findall(m.group(2))}
+            attrs['cluster'] = stack[-1] if stack else None
+            if not m.group(1).startswith('legend_'):
+                nodes[m.group(1)] = attrs
+    return nodes, edges, {k: tuple(v) for k, v in clusters.items()}
+
+
+def lines(label):
+    return label.split('\\n')
+
+
+def small_graph():
+    """loss = sum(sum(0.5 * sigmoid(x @ W + b) ** 2, axis=0)): 3 leaves, 7 ops, 2 constants."""
+    rng = np.random.default_rng(0)
+    x = ag.Tensor(rng.normal(size=(3, 2)), name='x')
+    W = ag.Tensor(rng.normal(size=(2, 4)), requires_grad=True, name='W')
+    b = ag.Tensor(np.zeros(4), requires_grad=True, name='b')
+    y = ag.sigmoid(x @ W + b)
+    loss = (0.5 * y ** 2).sum(axis=0).sum()
+    return x, W, b, y, loss
+
+
+class TwoLayer(nn.Module):
+    def __init__(self):
+        self.fc1 = nn.Linear(4, 8, seed=0)
+        self.fc2 = nn.Linear(8, 3, seed=1)
+
+    def forward(self, x):
+        return self.fc2(ag.tanh(self.fc1(x)))
+
+
+class Outer(nn.Module):
+    def __init__(self):
+        self.body = TwoLayer()
+
+    def forward(self, x):
+        return self.body(x).sum()
+
+
+# -- structure -----------------------------------------------------------------------------
+def test_dot_structure_of_a_known_expression():
+    x, W, b, y, loss = small_graph()
+    g = to_dot(loss)
+    assert isinstance(g, DotGraph) and hasattr(g, '_repr_mimebundle_')
+    nodes, edges, clusters = parse(g.source)
+    assert len(nodes) == 12 and len(edges) == 11
+    # ids are the listing's %k: leaves 0-2, ops 3-9 in creation order, constants after their op
+    assert [lines(nodes[f"t{k}"]['label'])[0] for k in range(3, 10)] == \
+        ['matmul', 'add', 'sigmoid', 'pow', 'mul', 'sum(axis=0)', 'sum']
+    assert lines(nodes['t0']['label']) == ['x', '(3, 2) float64']
+    assert lines(nodes['t1']['label'])[:2] == ['W', '(2, 4) float64']
+    assert lines(nodes['t3']['label']) == ['matmul', '(3, 4) float64']
+    assert lines(nodes['t9']['label']) == ['sum', '() float64']
+    assert nodes['t6c1']['label'] == '2' and nodes['t7c0']['label'] == '0.5'
+    # edges follow the data, in argument order
+    assert edges[:4] == [('t0', 't3'), ('t1', 't3'), ('t3', 't4'), ('t2', 't4')]
+    assert ('t6c1', 't6') in edges and ('t7c0', 't7') in edges and ('t8', 't9') in edges
+    # kinds styled apart: input, parameters, constants, ops (the graph's default), output
+    assert nodes['t0']['fillcolor'] == STYLES['input']['fillcolor']
+    assert nodes['t1']['fillcolor'] == nodes['t2']['fillcolor'] == STYLES['parameter']['fillcolor']
+    assert nodes['t6c1']['shape'] == 'plaintext'
+    assert 'fillcolor' not in nodes['t3'] and nodes['t3']['tooltip'] == '%3 = matmul(%0 x (3, 2), %1 W (2, 4)) -> (3, 4)'
+    assert nodes['t9']['peripheries'] == '2' and nodes['t9']['fillcolor'] == STYLES['output']['fillcolor']
+    assert set(STYLES) - {'released', 'module'} <= {n[len('legend_'):] for n in re.findall(r'(legend_\w+) \[', g.source)}
+    assert clusters['cluster_legend'][0] == 'legend'
+    assert 'legend' not in to_dot(loss, legend=False).source
+
+
+def test_op_arguments_are_shown_shortened():
+    x = ag.Tensor(np.arange(200.0).reshape(100, 2), requires_grad=True)
+    parts = [x[:, 0], x[np.arange(100), 1], x[1:3, ::2], x.sum(axis=0, keepdims=True), x.reshape(2, 100),
+             x.astype(np.float32).T]
+    nodes, _, _ = parse(to_dot(*parts).source)
+    ops = [lines(nodes[f"t{k}"]['label'])[0] for k in range(1, 8)]
+    assert ops == ['getitem[:, 0]', 'getitem[int64 (100,), 1]', 'getitem[1:3, ::2]',
+                   'sum(axis=0, keepdims=True)', 'reshape(shape=(2, 100))', 'astype(dtype=float32)', 'transpose']
+    assert [lines(n['label'])[-1] for n in nodes.values()][-2:] == ['(100, 2) float32', '(2, 100) float32']
+
+
+def test_names_from_a_dict_and_from_tensors():
+    x, W, b, y, loss = small_graph()
+    nodes, _, _ = parse(to_dot(loss, names={'weights': W, b: 'bias'}).source)
+    assert [lines(nodes[k]['label'])[0] for k in ('t0', 't1', 't2')] == ['x', 'weights', 'bias']
+    with pytest.raises(TypeError, match="names: expected a Module or a dict"):
+        to_dot(loss, names=['W'])
+    with pytest.raises(TypeError, match="to_dot: expected Tensors"):
+        to_dot(np.ones(3))
+    with pytest.raises(ValueError, match="rankdir must be"):
+        to_dot(loss, rankdir='up')
+    assert 'rankdir=LR' in to_dot(loss, rankdir='LR').source
+
+
+def test_modules_become_nested_clusters_with_parameter_names():
+    model = Outer()
+    x = ag.Tensor(np.ones((5, 4)), name='x')
+    nodes, edges, clusters = parse(to_dot(model(x)).source)
+    labels = {label: parent for label, parent in clusters.values()}
+    assert set(labels) == {'Outer', 'TwoLayer body', 'Linear body.fc1', 'Linear body.fc2', 'legend'}
+    by_label = {label: name for name, (label, _) in clusters.items()}
+    assert labels['TwoLayer body'] == by_label['Outer']
+    assert labels['Linear body.fc1'] == labels['Linear body.fc2'] == by_label['TwoLayer body']
+    where = {lines(n['label'])[0]: n['cluster'] for n in nodes.values()}
+    assert where['body.fc1.weight'] == where['body.fc1.bias'] == by_label['Linear body.fc1']
+    assert where['tanh'] == by_label['TwoLayer body'] and where['x'] is None
+    assert where['sum'] == by_label['Outer']
+    # names= from the model also labels modules when a submodule is called on its own
+    _, _, alone = parse(to_dot(model.body.fc1(x), names=model).source)
+    assert [label for label, _ in alone.values()] == ['Linear body.fc1', 'legend']
+    _, _, unnamed = parse(to_dot(model.body.fc1(x)).source)
+    assert [label for label, _ in unnamed.values()] == ['Linear', 'legend']
+
+
+def test_collapse_draws_each_layer_as_one_node():
+    net = nn.MLP([4, 8, 3], activation='sigmoid', seed=0)
+    X = ag.Tensor(np.random.default_rng(0).normal(size=(130, 4)), name='X')
+    loss = nn.functional.cross_entropy(net(X), np.arange(130) % 3)
+    loss.backward(retain_graph=True)
+    nodes, edges, clusters = parse(to_dot(loss, collapse=True).source)
+    modules = {k: lines(v['label']) for k, v in nodes.items() if k.startswith('m')}
+    assert [m[:2] for m in modules.values()] == [['Linear 0', '(130, 4) -> (130, 8)'],
+                                                 ['Sigmoid 1', '(130, 8) -> (130, 8)'],
+                                                 ['Linear 2', '(130, 8) -> (130, 3)']]
+    assert modules['m0'][2] == f"0.weight (4, 8)  grad norm {np.linalg.norm(net.linears[0].weight.grad):.3g}"
+    assert modules['m0'][-1] == 'matmul, add' and all(v['shape'] == 'box3d' for k, v in nodes.items() if k[0] == 'm')
+    assert not any(lines(v['label'])[0] == 'matmul' for v in nodes.values())
+    x_id = next(k for k, v in nodes.items() if v['label'].startswith('X'))
+    loss_id = next(k for k, v in nodes.items() if v['label'].startswith('cross_entropy'))
+    assert [e for e in edges if not e[0].endswith('c1')] == [(x_id, 'm0'), ('m0', 'm1'), ('m1', 'm2'), ('m2', loss_id)]
+    assert [label for label, _ in clusters.values()] == ['MLP', 'legend']
+    # chosen modules by path or class name; the others stay expanded
+    nodes, edges, _ = parse(to_dot(loss, collapse={'Linear'}).source)
+    assert sorted(k for k in nodes if k[0] == 'm') == ['m0', 'm1']
+    assert any(lines(v['label'])[0] == 'sigmoid' for v in nodes.values())
+    with pytest.raises(ValueError, match=r"collapse names \['fc9'\] match no module.*Linear 0"):
+        to_dot(loss, collapse={'fc9'})
+
+
+def test_collapse_of_a_lone_module_and_of_a_model_output():
+    layer = nn.Linear(4, 2, seed=0)
+    out = layer(ag.Tensor(np.ones((3, 4))))
+    nodes, edges, _ = parse(to_dot(out, collapse=True).source)
+    assert list(nodes) == ['t2', 'm0'] and edges == [('t2', 'm0')]
+    assert nodes['m0']['peripheries'] == '2'  # the module holds the output
+    assert lines(nodes['m0']['label'])[:4] == ['Linear', '(3, 4) -> (3, 2)', 'weight (4, 2)', 'bias (2,)']
+
+
+# -- data and gradients -------------------------------------------------------------------
+def test_gradients_and_data_are_shown_after_backward_with_retain_graph():
+    x, W, b, y, loss = small_graph()
+    y.retain_grad()
+    loss.backward(retain_graph=True)
+    nodes, _, _ = parse(to_dot(loss, show_data=True).source)
+    assert lines(nodes['t1']['label'])[-1] == f"grad norm {np.linalg.norm(W.grad):.3g}"  # 8 elements
+    b_lines = lines(nodes['t2']['label'])
+    assert b_lines[-2] == 'data [0, 0, 0, 0]' and b_lines[-1].startswith('grad [')
+    np.testing.assert_allclose(np.array(b_lines[-1][6:-1].split(', '), dtype=float), b.grad, atol=6e-4)
+    assert lines(nodes['t5']['label'])[-1].startswith('grad norm ')  # the retained intermediate
+    assert lines(nodes['t9']['label'])[-1] == f"data {loss.item():.3g}"
+    assert not any('grad' in v['label'] for v in parse(to_dot(loss, show_grad=False).source)[0].values())
+
+
+def test_a_released_graph_is_drawn_dashed_with_a_warning():
+    x, W, b, y, loss = small_graph()
+    loss.backward()
+    with pytest.warns(GraphReleasedWarning, match=r"retain_graph=True"):
+        nodes, edges, _ = parse(to_dot(loss).source)
+    assert list(nodes) == ['t0'] and edges == []
+    assert nodes['t0']['style'] == 'dashed' and lines(nodes['t0']['label'])[-1] == '(released by backward)'
+    with pytest.warns(GraphReleasedWarning):
+        assert graph_listing(loss).splitlines()[1] == f"{'%0 = sum(<released by backward>) -> ()':<56}  # output"
+
+
+# -- determinism and size -------------------------------------------------------------------
+_BUILD = """
+import numpy as np, autograd_lite as ag
+rng = np.random.default_rng(0)
+x = ag.Tensor(rng.normal(size=(3, 2)), name='x')
+W = ag.Tensor(rng.normal(size=(2, 4)), requires_grad=True, name='W')
+b = ag.Tensor(np.zeros(4), requires_grad=True, name='b')
+loss = (0.5 * ag.sigmoid(x @ W + b) ** 2).sum(axis=0).sum()
+loss.backward(retain_graph=True)
+"""
+
+
+def test_dot_source_is_the_same_on_every_run_and_in_another_process():
+    first = to_dot(small_graph()[-1]).source
+    junk = [ag.Tensor(np.ones(2), requires_grad=True) * 2 for _ in range(5)]  # shifts creation counters
+    assert junk and to_dot(small_graph()[-1]).source == first
+    ns = {}
+    exec(_BUILD, ns)
+    here = ag.to_dot(ns['loss']).source
+    code = _BUILD + "import sys; sys.stdout.write(ag.to_dot(loss).source + ag.graph_listing(loss))"
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, PYTHONHASHSEED='123')).stdout
+    assert out == here + ag.graph_listing(ns['loss'])
+
+
+def test_a_100000_op_graph_exports_without_recursion():
+    x = ag.Tensor(np.array(0.5), requires_grad=True, name='x')
+    y = x
+    for _ in range(100_000):
+        y = ag.tanh(y)
+    assert sys.getrecursionlimit() < 100_000
+    source = to_dot(y, legend=False).source
+    assert source.count(' -> ') == 100_000
+    assert source.count(' [label=') == 100_001
+    listing = graph_listing(y).splitlines()
+    assert len(listing) == 1 + 100_001
+    assert listing[-1] == f"{'%100000 = tanh(%99999 ()) -> ()':<56}  # output"
+
+
+# -- the listing --------------------------------------------------------------------------------
+def test_listing_lines_name_inputs_and_give_shapes():
+    x = ag.Tensor(np.ones((130, 4)), name='x')
+    W1 = ag.Tensor(np.full((4, 8), 0.1), requires_grad=True, name='W1')
+    h = ag.sigmoid(x @ W1)
+    loss = (0.5 * h ** 2).mean()
+    text = graph_listing(loss, show_grad=False).splitlines()
+    assert text == [
+        '# graph of %6 (): 7 tensors (1 inputs, 1 parameters, 5 ops and outputs)',
+        '%0 x = input (130, 4) float64',
+        '%1 W1 = parameter (4, 8) float64',
+        '%2 = matmul(%0 x (130, 4), %1 W1 (4, 8)) -> (130, 8)',
+        '%3 = sigmoid(%2 (130, 8)) -> (130, 8)',
+        '%4 = pow(%3 (130, 8), 2) -> (130, 8)',
+        '%5 = mul(0.5, %4 (130, 8)) -> (130, 8)',
+        f"{'%6 = mean(%5 (130, 8)) -> ()':<56}  # output",
+    ]
+    assert 'backward' not in graph_listing(loss)  # no gradients yet
+    loss.backward(retain_graph=True)
+    after = graph_listing(loss).splitlines()
+    assert after[2] == f"{'%1 W1 = parameter (4, 8) float64':<56}  # grad (4, 8) norm {np.linalg.norm(W1.grad):.3g}"
+    back = after[after.index(next(l for l in after if l.startswith('# backward'))) + 1:]
+    assert back == ['d%6 () -> mean -> d%5 (130, 8)', 'd%5 (130, 8) -> mul -> d%4 (130, 8)',
+                    'd%4 (130, 8) -> pow -> d%3 (130, 8)', 'd%3 (130, 8) -> sigmoid -> d%2 (130, 8)',
+                    'd%2 (130, 8) -> matmul -> d%1 W1 (4, 8)']
+
+
+def test_listing_shows_modules_data_and_constants():
+    model = TwoLayer()
+    out = model(ag.Tensor(np.ones((1, 4)), name='x'))
+    text = graph_listing(out * np.ones((1, 3), dtype=bool), show_data=True)
+    assert '%2 fc2.weight = parameter (8, 3) float64' in text
+    assert re.search(r"%5 = matmul\(%4 x \(1, 4\), %0 fc1.weight \(4, 8\)\) -> \(1, 8\) +# in Linear fc1$", text, re.M)
+    assert re.search(r"= tanh\(%6 \(1, 8\)\) -> \(1, 8\) +# in TwoLayer$", text, re.M)
+    assert re.search(r"%10 = mul\(%9 \(1, 3\), \[\[True, True, True\]\]\) -> \(1, 3\) +# data \[\[", text, re.M)
+
+
+# -- rendering -------------------------------------------------------------------------------------
+@needs_dot
+def test_render_svg_is_a_valid_svg_with_every_node(tmp_path):
+    model = TwoLayer()
+    loss = model(ag.Tensor(np.ones((5, 4)), name='x')).sum()
+    loss.backward(retain_graph=True)
+    path = render_graph(loss, tmp_path / 'graph', names=model)
+    assert path == tmp_path / 'graph.svg'
+    root = ET.parse(path).getroot()
+    assert root.tag == SVG + 'svg'
+    titles = {g.find(SVG + 'title').text for g in root.iter(SVG + 'g') if g.get('class') == 'node'}
+    nodes, _, _ = parse(to_dot(loss, names=model).source)
+    assert set(nodes) <= titles and {t for t in titles if not t.startswith('legend_')} == set(nodes)
+    cluster_labels = {t.text for g in root.iter(SVG + 'g') if g.get('class') == 'cluster' for t in g.iter(SVG + 'text')}
+    assert {'TwoLayer', 'Linear fc1', 'Linear fc2', 'legend'} <= cluster_labels
+    texts = [t.text for t in root.iter(SVG + 'text')]
+    assert 'fc1.weight' in texts and f"grad norm {np.linalg.norm(model.fc1.weight.grad):.3g}" in texts
+    links = [a.get('{http://www.w3.org/1999/xlink}title') for a in root.iter(SVG + 'a')]
+    assert '%5 = matmul(%4 x (5, 4), %0 fc1.weight (4, 8)) -> (5, 8)' in links
+
+
+@needs_dot
+def test_render_other_formats_and_inline_display(tmp_path):
+    loss = small_graph()[-1]
+    assert render_graph(loss, tmp_path / 'g.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    assert render_graph(loss, tmp_path / 'g', format='pdf').read_bytes()[:5] == b'%PDF-'
+    assert render_graph(to_dot(loss), tmp_path / 'g.dot').read_text() == to_dot(loss).source
+    bundle = to_dot(loss)._repr_mimebundle_()
+    assert ET.fromstring(bundle['image/svg+xml']).tag == SVG + 'svg'
+    with pytest.raises(ValueError, match="unknown format 'bmpx'"):
+        render_graph(loss, tmp_path / 'g', format='bmpx')
+    with pytest.raises(TypeError, match="apply to a Tensor"):
+        render_graph(to_dot(loss), tmp_path / 'g.svg', collapse=True)
+    paths = write_graph(loss, tmp_path / 'run', stem='step')
+    assert paths == [tmp_path / 'run' / 'step.svg', tmp_path / 'run' / 'step.txt']
+    assert paths[1].read_text() == graph_listing(loss)
+
+
+def test_without_the_dot_program_the_dot_file_is_written_and_one_warning_given(tmp_path, monkeypatch):
+    monkeypatch.setenv('PATH', str(tmp_path / 'empty'))
+    monkeypatch.setattr(display, '_warned_missing', False)
+    loss = small_graph()[-1]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        first = render_graph(loss, tmp_path / 'out' / 'graph.svg')
+        second = render_graph(loss, tmp_path / 'out' / 'again', format='png', rankdir='LR')
+        bundle = to_dot(loss)._repr_mimebundle_()
+        paths = write_graph(loss, tmp_path / 'run')
+    assert first == tmp_path / 'out' / 'graph.dot' and first.read_text() == to_dot(loss).source
+    assert second == tmp_path / 'out' / 'again.dot' and 'rankdir=LR' in second.read_text()
+    assert bundle == {'text/plain': to_dot(loss).source}
+    assert paths == [tmp_path / 'run' / 'graph.dot', tmp_path / 'run' / 'graph.txt']
+    assert all(p.exists() for p in paths)
+    missing = [w for w in caught if issubclass(w.category, GraphvizNotFoundWarning)]
+    assert len(missing) == 1 and len(caught) == 1
+    message = str(missing[0].message)
+    for hint in ('apt-get install graphviz', 'brew install graphviz', 'conda install',
+                 f"dot -Tsvg {first} -o {tmp_path / 'out' / 'graph.svg'}", 'graph_listing'):
+        assert hint in message
+    assert missing[0].filename == __file__  # points at the caller's line
