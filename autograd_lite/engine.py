@@ -298,9 +298,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise ValueError("grad: every input must be a Tensor that requires grad")
     if retain_graph is None:
         retain_graph = create_graph
-    root_grads = [_root_grad(o, g) for o, g in zip(outputs, grad_outputs)]
-    if create_graph:
-        root_grads = [g if isinstance(g, Tensor) else Tensor._make(g) for g in root_grads]
+    root_grads = [_root_grad(o, g) for o, g in zip(outputs, grad_outputs)]  # checks the shapes
+    if create_graph:  # a Tensor grad_output stays in the graph (double-vjp: differentiate in it)
+        root_grads = [given if isinstance(given, Tensor) else Tensor._make(g)
+                      for given, g in zip(grad_outputs, root_grads)]
     found = _run(outputs, root_grads, retain_graph, create_graph, wanted=set(inputs))
     result = []
     for x in inputs:

@@ -12,3 +12,7 @@ from hypothesis import settings
 settings.register_profile('ci', max_examples=30, deadline=None, derandomize=True, print_blob=True)
 settings.register_profile('dev', max_examples=300, deadline=None, print_blob=True)
 settings.load_profile(os.environ.get('HYPOTHESIS_PROFILE', 'ci'))
+
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'slow: takes seconds (deselect with -m "not slow" while iterating)')

@@ -1,0 +1,495 @@
+"""The engine: recording, the backward pass, release, accumulation, hooks, grad modes and ag.grad."""
+import gc
+import threading
+import weakref
+
+import numpy as np
+import pytest
+
+import autograd_lite as ag
+from autograd_lite import Tensor
+from autograd_lite.engine import toposort
+from strategies import random_array
+
+
+def leaf(*shape, seed=0, **kw):
+    return Tensor(random_array(seed, shape, **kw), requires_grad=True)
+
+
+@pytest.fixture
+def no_gc():
+    """Turn the cycle collector off, so that only reference counting can free objects."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+# -- values used many times ------------------------------------------------------------------------------
+def test_a_value_used_twice_in_one_op():
+    x = leaf(3)
+    (x * x).sum().backward()
+    np.testing.assert_allclose(x.grad, 2 * x.data)
+
+
+def test_a_value_used_many_times():
+    x = leaf(4)
+    (x * x * x + x + x / 2 - x).sum().backward()
+    np.testing.assert_allclose(x.grad, 3 * x.data ** 2 + 0.5)
+
+
+def test_diamonds_sum_the_gradients_of_every_path():
+    # x -> a -> (b, c) -> d -> (e, f) -> out: every node reached along two paths.
+    x = leaf(2, 3)
+
+    def f(x):
+        a = x * 2
+        b, c = a.exp(), ag.tanh(a)
+        d = b * c
+        e, f = d.sum(axis=0), d.max(axis=1, keepdims=True)
+        return (e * f).sum() + a.sum()
+    f(x).backward()
+    (numeric,) = ag.numerical_grad(f, x)
+    np.testing.assert_allclose(x.grad, numeric, rtol=1e-6)
+
+
+def test_gradients_accumulate_over_two_backward_calls():
+    x = leaf(3)
+    (x * 3).sum().backward()
+    (x * x).sum().backward()
+    np.testing.assert_allclose(x.grad, 3 + 2 * x.data)
+    x.zero_grad()
+    assert x.grad is None
+    (x * 3).sum().backward()
+    np.testing.assert_allclose(x.grad, [3.0, 3.0, 3.0])
+
+
+def test_accumulation_does_not_write_into_arrays_of_the_graph():
+    # The first stored gradient is a copy: += on it must not change the upstream array the user passed.
+    x = leaf(3)
+    upstream = np.ones(3)
+    (x * 1.0).backward(upstream)
+    x.backward(upstream)  # a leaf as root: its gradient is the upstream itself
+    np.testing.assert_array_equal(upstream, np.ones(3))
+    np.testing.assert_array_equal(x.grad, [2.0, 2.0, 2.0])
+
+
+# -- root gradient --------------------------------------------------------------------------------------
+def test_backward_of_a_non_scalar_without_grad_says_what_to_pass():
+    y = leaf(2, 3) * 2
+    with pytest.raises(RuntimeError, match=r"output has shape \(2, 3\).*pass grad= an array of shape \(2, 3\)"):
+        y.backward()
+
+
+def test_backward_of_a_one_element_tensor_implies_ones():
+    x = leaf(1, 1)
+    (x * 5).backward()
+    np.testing.assert_array_equal(x.grad, [[5.0]])
+
+
+def test_backward_with_a_grad_of_the_wrong_shape_is_a_value_error():
+    y = leaf(2, 3) * 2
+    with pytest.raises(ValueError, match=r"grad has shape \(3,\) but the output has shape \(2, 3\)"):
+        y.backward(np.ones(3))
+    y.backward([[1, 2, 3], [4, 5, 6]])  # any array-like of the right shape (and this graph is intact)
+
+
+def test_backward_on_a_tensor_without_graph_explains():
+    with pytest.raises(RuntimeError, match='does not require grad'):
+        Tensor([1.0]).sum().backward()
+
+
+def test_module_level_backward():
+    x = leaf(3)
+    ag.backward(x * 2, grad=np.arange(3.0))
+    np.testing.assert_array_equal(x.grad, [0.0, 2.0, 4.0])
+
+
+# -- retain_graph and release --------------------------------------------------------------------------
+def test_retain_graph_allows_a_second_backward():
+    x = leaf(3)
+    loss = (x.exp() * x).sum()
+    loss.backward(retain_graph=True)
+    first = x.grad.copy()
+    loss.backward()
+    np.testing.assert_allclose(x.grad, 2 * first)
+
+
+def test_a_second_backward_through_a_released_graph_says_retain_graph():
+    x = leaf(3)
+    loss = (x.exp() * x).sum()
+    loss.backward()
+    with pytest.raises(RuntimeError, match=r"retain_graph=True"):
+        loss.backward()
+
+
+def test_release_frees_the_intermediates_while_the_output_lives(no_gc):
+    x = leaf(100)
+    hidden = x.exp()
+    ref = weakref.ref(hidden)
+    loss = (hidden * hidden).sum()
+    del hidden
+    loss.backward(retain_graph=True)
+    assert ref() is not None  # retained: the graph still holds it
+    loss.backward()
+    assert ref() is None  # released by the backward pass, although loss is alive
+
+
+# -- which tensors keep .grad ---------------------------------------------------------------------------
+def test_intermediates_keep_no_grad_unless_retain_grad():
+    x, w1, w2 = leaf(5, 4), leaf(4, 3, seed=1), leaf(3, 1, seed=2)
+    a1 = ag.sigmoid(x @ w1)
+    z2 = a1 @ w2
+    delta3 = z2.retain_grad()  # retain_grad returns the tensor itself
+    loss = (z2 ** 2).sum() / 2
+    loss.backward()
+    assert a1.grad is None and loss.grad is None
+    np.testing.assert_allclose(delta3.grad, z2.data)  # d(z^2 / 2)/dz = z
+    np.testing.assert_allclose(w2.grad, a1.data.T @ z2.data)
+    assert x.grad.shape == (5, 4) and w1.grad.shape == (4, 3)
+
+
+def test_tensors_that_do_not_require_grad_get_no_grad():
+    x, c = leaf(3), Tensor(np.ones(3))
+    (x * c).sum().backward()
+    assert c.grad is None and x.grad is not None
+
+
+# -- no reference cycles ---------------------------------------------------------------------------------
+def test_a_graph_is_freed_by_reference_counting_alone(no_gc):
+    x = leaf(3, 3)
+    hidden = ag.tanh(x @ x) + 1
+    ref = weakref.ref(hidden)
+    out = (hidden.softmax(axis=0) * hidden[0]).sum()
+    del hidden
+    assert ref() is not None  # out's graph holds it
+    del out
+    assert ref() is None
+
+
+def test_graphs_of_gradients_are_freed_by_reference_counting_alone(no_gc):
+    x = leaf(3)
+    y = (x.exp() * x).sum()
+    (gx,) = ag.grad(y, x, create_graph=True)
+    ref_y, ref_g = weakref.ref(y), weakref.ref(gx)
+    (hv,) = ag.grad((gx * gx).sum(), x)
+    del y, gx
+    assert ref_y() is None and ref_g() is None
+    assert hv.shape == (3,)
+
+
+def test_a_deep_graph_is_freed_without_backward():
+    # Dropping a long unreleased chain must not overflow the C stack (CPython's trashcan handles it).
+    x = leaf(1)
+    y = x
+    for _ in range(100_000):
+        y = y * 1.0
+    ref = weakref.ref(y)
+    del y
+    assert ref() is None
+
+
+@pytest.mark.slow
+def test_deep_chain_of_a_million_ops_goes_backward_at_the_default_recursion_limit():
+    # SLOW: about 5-10 s and 0.5 GB for one million cheap ops (x * 1.0 on shape (1,)).
+    # A recursive topological sort would overflow at depth ~1,000.
+    assert 800 <= __import__('sys').getrecursionlimit() <= 10_000
+    x = leaf(1)
+    y = x
+    for _ in range(1_000_000):
+        y = y * 1.0
+    (y * 2.0).sum().backward()
+    np.testing.assert_array_equal(x.grad, [2.0])
+
+
+def test_toposort_lists_nodes_that_require_grad_outputs_first():
+    x, c = leaf(2), Tensor(np.ones(2))
+    a = x * c
+    b = a.exp()
+    out = (a + b).sum()
+    order = toposort([out])
+    assert order[0] is out and order[-1] is x and all(t is not c for t in order)
+    position = {id(t): i for i, t in enumerate(order)}  # Tensor == is elementwise: compare by identity
+    assert position[id(b)] < position[id(a)]  # every node before its inputs
+
+
+# -- grad mode -------------------------------------------------------------------------------------------------
+def test_no_graph_is_recorded_when_no_input_requires_grad():
+    y = ag.exp(Tensor([1.0, 2.0])) @ Tensor([1.0, 1.0])
+    assert not y.requires_grad and y.is_leaf and y.op_name is None
+
+
+def test_no_grad_as_a_context_manager_and_nested():
+    x = leaf(2)
+    assert ag.is_grad_enabled()
+    with ag.no_grad():
+        assert not ag.is_grad_enabled()
+        y = x * 2
+        with ag.enable_grad():
+            z = x * 2
+            with ag.no_grad():
+                assert not (x * 2).requires_grad
+            assert ag.is_grad_enabled()
+        assert not ag.is_grad_enabled()
+    assert ag.is_grad_enabled()
+    assert not y.requires_grad and y.is_leaf
+    assert z.requires_grad and z.op_name == 'mul'
+
+
+def test_no_grad_as_a_decorator_and_set_grad_enabled():
+    x = leaf(2)
+
+    @ag.no_grad()
+    def update(t):
+        assert not ag.is_grad_enabled()
+        return t * 2
+    assert not update(x).requires_grad
+    assert update.__name__ == 'update'
+    assert (x * 2).requires_grad
+    with ag.set_grad_enabled(False):
+        assert not (x * 2).requires_grad
+        with ag.set_grad_enabled(True):
+            assert (x * 2).requires_grad
+
+
+def test_no_grad_restores_the_previous_state_on_exceptions():
+    @ag.no_grad()
+    def fails():
+        raise KeyError('boom')
+    with pytest.raises(KeyError):
+        fails()
+    assert ag.is_grad_enabled()
+    with pytest.raises(ValueError):
+        with ag.no_grad():
+            with ag.enable_grad():
+                raise ValueError
+    assert ag.is_grad_enabled()
+    with ag.no_grad():
+        with pytest.raises(ZeroDivisionError):
+            with ag.enable_grad():
+                1 / 0
+        assert not ag.is_grad_enabled()
+
+
+def test_one_no_grad_instance_can_be_entered_twice():
+    quiet = ag.no_grad()
+    with quiet:
+        with ag.enable_grad():
+            with quiet:
+                assert not ag.is_grad_enabled()
+            assert ag.is_grad_enabled()
+        assert not ag.is_grad_enabled()
+    assert ag.is_grad_enabled()
+
+
+def test_no_grad_is_per_thread():
+    x = leaf(2)
+    inside, done = threading.Event(), threading.Event()
+    seen = {}
+
+    def other_thread():
+        inside.wait(5)  # main thread is inside no_grad now
+        seen['enabled'] = ag.is_grad_enabled()
+        seen['records'] = (x * 2).requires_grad
+        with ag.no_grad():  # and this one must not leak into the main thread
+            done.set()
+            seen['main_after'] = None
+
+    worker = threading.Thread(target=other_thread)
+    worker.start()
+    with ag.no_grad():
+        inside.set()
+        done.wait(5)
+        assert not ag.is_grad_enabled()
+    worker.join(5)
+    assert seen == {'enabled': True, 'records': True, 'main_after': None}
+    assert ag.is_grad_enabled()
+
+    # A thread in no_grad does not switch recording off in the main thread.
+    started, release = threading.Event(), threading.Event()
+
+    def quiet_thread():
+        with ag.no_grad():
+            started.set()
+            release.wait(5)
+    worker = threading.Thread(target=quiet_thread)
+    worker.start()
+    started.wait(5)
+    try:
+        assert (x * 2).requires_grad
+    finally:
+        release.set()
+        worker.join(5)
+
+
+# -- no work for inputs that need no gradient ------------------------------------------------------------------
+def test_rules_are_not_called_for_inputs_that_do_not_require_grad():
+    calls = []
+
+    def rule_x(g, ans, x, y):
+        calls.append('x')
+        return g * y
+
+    def rule_y(g, ans, x, y):
+        raise AssertionError('the gradient of an input that needs none was computed')
+
+    mul = ag.Primitive('mul_counted', np.multiply, (rule_x, rule_y))
+    x, y = leaf(3), Tensor(random_array(1, (3,)))
+    out = mul(x, y)
+    assert out.op_name == 'mul_counted'
+    out.sum().backward()
+    assert calls == ['x']
+    np.testing.assert_array_equal(x.grad, y.data)
+
+
+def test_ops_on_constants_in_a_graph_are_not_differentiated():
+    x = leaf(2)
+    w = Tensor(np.ones((2, 2)))
+    hidden = ag.exp(w)  # no graph: w needs no grad
+    assert hidden.is_leaf
+    (x @ hidden).sum().backward()
+    np.testing.assert_allclose(x.grad, np.e * 2 * np.ones(2))
+
+
+def test_detach_stops_gradients():
+    x = leaf(3)
+    y = x.exp()
+    (y.detach() * y).sum().backward()  # d/dx (c * e^x) with c fixed = c * e^x
+    np.testing.assert_allclose(x.grad, np.exp(x.data) ** 2)
+
+
+# -- hooks -----------------------------------------------------------------------------------------------------
+def test_hooks_see_the_gradient_and_can_replace_it():
+    x = leaf(3)
+    hidden = x * 2
+    seen = []
+    hidden.register_hook(lambda g: seen.append(np.array(g)))
+    handle = hidden.register_hook(lambda g: g * 10)
+    (hidden * 3).sum().backward(retain_graph=True)
+    np.testing.assert_array_equal(seen[0], [3.0, 3.0, 3.0])
+    np.testing.assert_array_equal(x.grad, [60.0, 60.0, 60.0])  # the replacement flowed on
+    handle.remove()
+    handle.remove()  # removing twice is harmless
+    x.zero_grad()
+    (hidden * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad, [6.0, 6.0, 6.0])
+    assert len(seen) == 2
+
+
+def test_hooks_on_leaves_run_before_accumulation():
+    x = leaf(2)
+    x.register_hook(lambda g: g + 1)
+    (x * 2).sum().backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 3.0])
+
+
+def test_register_hook_on_a_tensor_without_grad_explains():
+    with pytest.raises(RuntimeError, match='does not require grad'):
+        Tensor([1.0]).register_hook(print)
+
+
+# -- ag.grad ------------------------------------------------------------------------------------------------------
+def test_grad_returns_a_tuple_and_leaves_dot_grad_alone():
+    x, y = leaf(3), leaf(3, seed=1)
+    out = (x * y).sum()
+    gx, gy = ag.grad(out, [x, y])
+    assert isinstance(gx, Tensor) and not gx.requires_grad
+    np.testing.assert_array_equal(gx.data, y.data)
+    np.testing.assert_array_equal(gy.data, x.data)
+    assert x.grad is None and y.grad is None
+    single = ag.grad((x * 2).sum(), x)
+    assert isinstance(single, tuple) and len(single) == 1
+
+
+def test_grad_with_grad_outputs_and_several_outputs():
+    x = leaf(3)
+    a, b = x * 2, x ** 2
+    (gx,) = ag.grad([a, b], [x], grad_outputs=[np.ones(3), np.full(3, 0.5)])
+    np.testing.assert_allclose(gx.data, 2 + x.data)
+    with pytest.raises(ValueError, match='2 outputs but 1 grad_outputs'):
+        ag.grad([a, b], x, grad_outputs=[np.ones(3)])
+
+
+def test_grad_allow_unused():
+    x, unused = leaf(2), leaf(2, seed=1)
+    with pytest.raises(RuntimeError, match='allow_unused=True'):
+        ag.grad((x * 2).sum(), [x, unused])
+    gx, gu = ag.grad((x * 2).sum(), [x, unused], allow_unused=True)
+    assert gu is None
+    np.testing.assert_array_equal(gx.data, [2.0, 2.0])
+
+
+def test_grad_needs_inputs_that_require_grad():
+    with pytest.raises(ValueError, match='requires grad'):
+        ag.grad((leaf(2) * 2).sum(), Tensor([1.0, 2.0]))
+
+
+def test_grad_with_respect_to_intermediates():
+    x = leaf(2, 3)
+    hidden = x @ np.ones((3, 4))
+    out = ag.tanh(hidden).sum()
+    g_hidden, g_x = ag.grad(out, [hidden, x])
+    np.testing.assert_allclose(g_hidden.data, 1 - np.tanh(hidden.data) ** 2)
+    np.testing.assert_allclose(g_x.data, g_hidden.data @ np.ones((4, 3)))
+    assert hidden.grad is None
+
+
+def test_grad_releases_the_graph_unless_asked():
+    x = leaf(2)
+    out = (x.exp()).sum()
+    ag.grad(out, x, retain_graph=True)
+    ag.grad(out, x)
+    with pytest.raises(RuntimeError, match='retain_graph=True'):
+        ag.grad(out, x)
+
+
+def test_second_derivative_with_create_graph():
+    x = leaf(4)
+    y = (x ** 3).sum()
+    (g,) = ag.grad(y, x, create_graph=True)
+    assert g.requires_grad
+    np.testing.assert_allclose(g.data, 3 * x.data ** 2)
+    (h,) = ag.grad(g.sum(), x, retain_graph=True)
+    np.testing.assert_allclose(h.data, 6 * x.data)
+    g.sum().backward()  # the gradient graph also works with backward, into .grad
+    np.testing.assert_allclose(x.grad, 6 * x.data)
+
+
+def test_hessian_vector_product_and_third_derivative():
+    x, v = leaf(3), random_array(5, (3,))
+    f = lambda x: (ag.sigmoid(x) * x.exp()).sum() + (x.sum()) ** 2  # noqa: E731
+    (g,) = ag.grad(f(x), x, create_graph=True)
+    (hv,) = ag.grad(g, x, grad_outputs=v, create_graph=True)
+    # Against central differences of the gradient: H v = d/dx <grad f, v>.
+    (numeric,) = ag.numerical_grad(lambda t: ag.grad(f(t), t)[0], x, grad_output=v)
+    np.testing.assert_allclose(hv.data, numeric, rtol=1e-6, atol=1e-8)
+    (third,) = ag.grad(hv.sum(), x)
+    (numeric3,) = ag.numerical_grad(lambda t: ag.grad(ag.grad(f(t), t, create_graph=True)[0], t,
+                                                      grad_outputs=v)[0], x, grad_output=np.ones(3))
+    np.testing.assert_allclose(third.data, numeric3, rtol=1e-5, atol=1e-7)
+
+
+def test_retain_grad_and_create_graph_keep_plain_arrays_in_dot_grad():
+    x = leaf(2)
+    hidden = (x * x).retain_grad()
+    out = hidden.sum() * 3
+    (g,) = ag.grad(out, x, create_graph=True)
+    out.backward()
+    assert isinstance(hidden.grad, np.ndarray)
+    np.testing.assert_array_equal(hidden.grad, [3.0, 3.0])
+
+
+def test_grad_outputs_that_require_grad_stay_differentiable_with_create_graph():
+    # The double-vjp trick: <J^T v, u> is linear in v, so its gradient in v is J u (a
+    # Jacobian-vector product). It needs the graph through grad_outputs.
+    x, u = leaf(3), random_array(2, (3,))
+    v = Tensor(np.ones(2), requires_grad=True)
+    w = random_array(3, (3, 2))
+    y = ag.tanh(x @ w)  # (2,)
+    (vjp,) = ag.grad(y, x, grad_outputs=v, create_graph=True)
+    assert vjp.requires_grad
+    (jvp,) = ag.grad((vjp * u).sum(), v)
+    jacobian = (1 - np.tanh(x.data @ w) ** 2)[:, None] * w.T  # (2, 3)
+    np.testing.assert_allclose(jvp.data, jacobian @ u)
