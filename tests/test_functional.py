@@ -47,6 +47,33 @@ def test_cross_entropy_gradient_is_softmax_minus_onehot_over_n():
     np.testing.assert_allclose(x.grad, (p - np.eye(4)[y]) / 6, rtol=1e-12, atol=1e-15)
 
 
+def test_cross_entropy_gradient_is_right_whichever_forward_ran_last():
+    # The backward reuses the softmax of the latest forward when it is its own; any other
+    # order (interleaved forwards, a second backward) must recompute it.
+    x1, x2 = _scores(seed=1), _scores(seed=2)
+    y = np.array([0, 3, 1, 1, 2, 0])
+    expected = {}
+    for x in (x1, x2):
+        F.cross_entropy(x, y, 'sum').backward()
+        expected[x] = x.grad
+        x.grad = None
+    first, second = F.cross_entropy(x1, y, 'sum'), F.cross_entropy(x2, y, 'sum')
+    first.backward(retain_graph=True)
+    second.backward()
+    first.backward()  # a second pass through the same graph
+    np.testing.assert_allclose(x1.grad, 2 * expected[x1], rtol=1e-14)
+    np.testing.assert_allclose(x2.grad, expected[x2], rtol=1e-14)
+
+
+def test_cross_entropy_keeps_nothing_under_no_grad():
+    F.cross_entropy(_scores(seed=3), np.array([0, 1, 2, 3, 0, 1]))  # with grad: stores its softmax
+    before = F._last.probs
+    assert before is not None
+    with ag.no_grad():
+        F.cross_entropy(_scores(seed=4), np.array([0, 1, 2, 3, 0, 1]))
+    assert F._last.probs is before
+
+
 def test_cross_entropy_second_derivative():
     x = _scores(n=3, c=3)
     y = np.array([2, 0, 1])

@@ -348,11 +348,12 @@ def test_same_seed_same_weights():
     (init.glorot_uniform, 2 / (500 + 300)), (init.glorot_normal, 2 / (500 + 300)),
     (init.he_uniform, 2 / 500), (init.he_normal, 2 / 500)])
 def test_initialiser_variance(fill, variance):
-    # 150,000 draws: the sample variance is within 0.5% of the true one (about 2.3 standard
-    # errors for the normal, 4 for the uniform); 3% cannot fail for any seed.
+    # 150,000 draws: the sample variance has a standard error of 0.23% (uniform) or 0.37%
+    # (normal) of the variance, the mean one of 0.26% of the standard deviation; the
+    # tolerances below are 8 or more standard errors wide, so no seed can make them flake.
     w = fill((500, 300), rng=np.random.default_rng(0))
     assert w.shape == (500, 300) and w.dtype == np.float64
-    assert abs(w.mean()) < 0.01 * np.sqrt(variance)
+    assert abs(w.mean()) < 0.02 * np.sqrt(variance)
     assert abs(w.var() / variance - 1) < 0.03
     if fill.__name__.endswith('uniform'):
         assert np.abs(w).max() <= np.sqrt(3 * variance)
@@ -369,7 +370,7 @@ def test_init_details():
     np.testing.assert_array_equal(init.glorot_uniform((3, 2), rng=5), init.glorot_uniform((3, 2), rng=5))
     assert init.xavier_uniform is init.glorot_uniform and init.kaiming_normal is init.he_normal
     assert init.he_normal((3, 2), dtype=np.float32).dtype == np.float32
-    assert init.glorot_uniform((30, 20), gain=2.0).max() > np.sqrt(6 / 50)
+    assert init.glorot_uniform((30, 20), rng=0, gain=2.0).max() > np.sqrt(6 / 50)
     with pytest.raises(ValueError, match=r"glorot_uniform: expected a weight shape \(fan_in, fan_out\), got \(3,\)"):
         init.glorot_uniform((3,))
 

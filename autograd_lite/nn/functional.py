@@ -12,11 +12,12 @@ the gradient in closed form): cross-entropy on integer labels, whose gradient is
 mean squared error, ``2 (x - y) / N``. Their rules run on Tensors too, so second
 derivatives work.
 """
+import threading
 import warnings
 
 import numpy as np
 
-from .. import ops
+from .. import engine, ops
 from ..engine import Primitive
 from ..errors import ShapeError
 from ..tensor import Tensor, _value
@@ -34,11 +35,13 @@ def _check_reduction(op, reduction):
 
 def _reduce(losses, reduction):
     """Works on ndarrays (inside forwards) and Tensors alike."""
-    if reduction == 'mean':
-        return losses.mean()
+    if reduction == 'none':
+        return losses
     if reduction == 'sum':
         return losses.sum()
-    return losses
+    if isinstance(losses, Tensor):
+        return losses.mean()
+    return losses.sum() / losses.size  # NumPy's mean() is Python code, slow for small arrays
 
 
 def _check_same_shape(op, input, target):
@@ -69,12 +72,16 @@ def _integer_labels(op, labels, num_classes=None):
     if arr.dtype.kind not in 'iu':
         raise TypeError(f"{op}: class labels must be integers, got dtype {arr.dtype} with shape {arr.shape}; "
                         "convert them, e.g. labels.astype(int)")
-    if arr.size:
+    if arr.size and num_classes is not None:
+        # One pass: viewed as unsigned, a negative label is huge, so max() catches both ends.
+        bad = arr.view(f'u{arr.dtype.itemsize}').max() >= num_classes
+    else:
+        bad = arr.size and arr.min() < 0
+    if bad:
         lo, hi = arr.min(), arr.max()
-        if lo < 0 or (num_classes is not None and hi >= num_classes):
-            where = f"in [0, {num_classes}) for {num_classes} classes" if num_classes is not None else ">= 0"
-            hint = " (labels counted from 1? subtract 1)" if lo >= 1 and hi == num_classes else ""
-            raise ValueError(f"{op}: labels must be class indices {where}, got values from {lo} to {hi}{hint}")
+        where = f"in [0, {num_classes}) for {num_classes} classes" if num_classes is not None else ">= 0"
+        hint = " (labels counted from 1? subtract 1)" if lo >= 1 and hi == num_classes else ""
+        raise ValueError(f"{op}: labels must be class indices {where}, got values from {lo} to {hi}{hint}")
     return arr
 
 
@@ -106,23 +113,40 @@ def _eye_rows(labels, num_classes, dtype):
 
 
 # -- cross-entropy ------------------------------------------------------------------------------
+class _LastSoftmax(threading.local):
+    """The softmax that the latest cross-entropy forward (in this thread) computed anyway,
+    kept for its backward, which needs exactly it; taken (and dropped) by that backward.
+    Keyed by the identity of the scores array, which the node keeps alive until then."""
+    scores = probs = None
+
+
+_last = _LastSoftmax()
+
+
 def _cross_entropy_fwd(x, labels, reduction):
     # loss_i = logsumexp(x_i) - x_i[y_i], with the row maximum taken out so exp cannot overflow.
-    shifted = x - x.max(axis=1, keepdims=True)
-    picked = shifted[np.arange(len(labels)), labels]
-    np.exp(shifted, out=shifted)
-    losses = np.log(shifted.sum(axis=1))
+    e = x - x.max(axis=1, keepdims=True)
+    picked = e[np.arange(len(labels)), labels]
+    np.exp(e, out=e)
+    total = e.sum(axis=1, keepdims=True)
+    losses = np.log(total[:, 0])
     losses -= picked
+    if engine.is_grad_enabled():
+        e /= total  # softmax(x), for the backward
+        _last.scores, _last.probs = x, e
     return _reduce(losses, reduction)
 
 
 def _cross_entropy_grad(g, ans, x, labels, reduction):
     # d loss_i / d x_i = softmax(x_i) - onehot(y_i)
-    p = ops._softmax.on_any(x, axis=-1)  # the softmax primitive, on arrays or Tensors
-    if isinstance(p, Tensor):
-        p = p - _eye_rows(labels, x.shape[1], p.dtype)
-    else:  # a fresh array: subtract the one-hot in place
-        p[np.arange(len(labels)), labels] -= 1
+    if isinstance(x, Tensor):  # create_graph: a differentiable softmax
+        p = ops.softmax(x, axis=-1) - _eye_rows(labels, x.shape[1], x.dtype)
+    else:
+        if _last.scores is x:
+            p, _last.scores, _last.probs = _last.probs, None, None
+        else:  # another forward ran since, or this graph is backpropagated twice
+            p = ops._softmax.fwd(x, axis=-1)
+        p[np.arange(len(labels)), labels] -= 1  # p is ours: subtract the one-hot in place
     if reduction == 'mean':
         return p * (g / len(labels))
     if reduction == 'sum':
