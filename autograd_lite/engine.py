@@ -17,7 +17,7 @@ import threading
 import numpy as np
 
 from . import errors
-from .tensor import Tensor
+from .tensor import Tensor, _next_seq
 
 
 # -- grad mode --------------------------------------------------------------------------
@@ -83,6 +83,7 @@ class enable_grad(set_grad_enabled):
 # autograd_lite.debug points this at its checker while a debugging mode is on in any thread,
 # so that with every mode off each op pays one global test.
 _trace = None
+_new, _ndarray = object.__new__, np.ndarray
 _PLAIN = frozenset({np.ndarray, float, int, bool, np.float64, np.float32, np.int64, np.bool_})
 
 
@@ -103,12 +104,12 @@ class Primitive:
 
     def __call__(self, *inputs, **static):
         vals = []
-        needs_grad = False
-        converted = False
+        needs_grad = converted = False
         for x in inputs:
             if isinstance(x, Tensor):
                 vals.append(x.data)
-                needs_grad = needs_grad or x._rg
+                if x._rg:
+                    needs_grad = True
             elif x.__class__ in _PLAIN:
                 vals.append(x)
             else:  # a list, a NumPy scalar of another type, ...: make it a constant array
@@ -118,13 +119,23 @@ class Primitive:
             out = self.fwd(*vals, **static)
         except (ValueError, IndexError, TypeError) as exc:
             raise errors.op_error(self, exc, vals, static) from None
+        # The result is made here, not by Tensor._make: this runs once per op, and the call
+        # saved is a fair part of an op's cost on small arrays. (A new Tensor slot must be
+        # set here too.)
+        t = _new(Tensor)
+        t.data = out if out.__class__ is _ndarray else np.asarray(out)
+        t.grad = t.name = t._hooks = None
+        t._retain = False
+        t._seq = _next_seq()
         if needs_grad and _mode.enabled:
             if converted:
                 inputs = tuple(x if isinstance(x, Tensor) else v for x, v in zip(inputs, vals))
-            t = Tensor._make(out, self, inputs, tuple(vals), static or None)
+            t._op, t._inputs, t._args, t._kw = self, inputs, tuple(vals), static or None
+            t._rg = True
             t._scope = _mode.scope
         else:
-            t = Tensor._make(out)
+            t._op = t._inputs = t._args = t._kw = t._scope = None
+            t._rg = False
         if _trace is not None:  # detect_anomaly or strict_broadcasting is on in some thread
             _trace(self, vals, t)
         return t

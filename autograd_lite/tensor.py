@@ -56,6 +56,7 @@ class Tensor:
     >>> x.grad
     array([[2., 4.]])
     """
+    # A new slot must be set in _make and in Primitive.__call__ (which makes op results itself).
     __slots__ = ('data', 'grad', 'name', '_rg', '_op', '_inputs', '_args', '_kw', '_seq',
                  '_retain', '_hooks', '_scope', '__weakref__')
     # ndarray @ Tensor, ndarray + Tensor, ...: make NumPy defer to our reflected

@@ -110,3 +110,21 @@ def test_run_writes_json_with_every_contestant_checked(tmp_path, capsys, monkeyp
     assert all(e['status'] == 'ok' for e in result['results'].values())
     assert result['results']['NumPy by hand']['ratio'] == 1.0
     assert 'W1b' in capsys.readouterr().out
+
+
+# -- the hot path's shortcuts keep the engine's invariants ------------------------------------
+def _every_slot_set(t):
+    import autograd_lite as ag
+    names = [n for n in ag.Tensor.__slots__ if n != '__weakref__']
+    return [n for n in names if not hasattr(t, n)]
+
+
+def test_op_results_have_every_slot_set_with_and_without_a_graph():
+    import autograd_lite as ag
+    x = ag.Tensor([1.0, 2.0], requires_grad=True)
+    recorded = ag.tanh(x * 2.0)
+    with ag.no_grad():
+        plain = ag.tanh(x * 2.0)
+    assert _every_slot_set(recorded) == [] and _every_slot_set(plain) == []
+    assert recorded.requires_grad and recorded.op_name == 'tanh' and recorded._seq > x._seq
+    assert not plain.requires_grad and plain._op is None and plain._inputs is None
