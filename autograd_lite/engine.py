@@ -12,6 +12,7 @@ the gradient for one input. It is written with operations that work on ndarrays 
 Tensors alike, so the same rule runs on plain arrays (fast, no graph) or on Tensors when
 ``create_graph=True`` asks for a differentiable gradient (higher-order derivatives).
 """
+import operator
 import threading
 
 import numpy as np
@@ -177,8 +178,7 @@ def unbroadcast(g, shape):
 
 
 # -- the backward pass -------------------------------------------------------------------
-def _seq(t):
-    return t._seq
+_by_seq = operator.attrgetter('_seq')  # a C-level sort key: the sort runs on every backward
 
 
 def toposort(roots):
@@ -188,8 +188,9 @@ def toposort(roots):
     """
     seen = set(roots)
     stack = list(roots)
+    pop, push, mark = stack.pop, stack.append, seen.add
     while stack:
-        t = stack.pop()
+        t = pop()
         inputs = t._inputs
         if inputs is None:
             if t._op is not None:
@@ -200,9 +201,9 @@ def toposort(roots):
             continue
         for x in inputs:
             if isinstance(x, Tensor) and x._rg and x not in seen:
-                seen.add(x)
-                stack.append(x)
-    return sorted(seen, key=_seq, reverse=True)
+                mark(x)
+                push(x)
+    return sorted(seen, key=_by_seq, reverse=True)
 
 
 def _root_grad(root, grad):
@@ -241,9 +242,12 @@ def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
     for r, g in zip(roots, root_grads):
         grads[r] = g if r not in grads else grads[r] + g
     found = {}
-    with set_grad_enabled(create_graph):
+    pop, get = grads.pop, grads.get
+    saved_mode = _mode.enabled  # as set_grad_enabled(create_graph), without a context manager's cost
+    _mode.enabled = create_graph
+    try:
         for t in order:
-            g = grads.pop(t, None)
+            g = pop(t, None)
             if g is None:  # every rule into t returned None (no dependence)
                 continue
             if t._hooks:
@@ -251,12 +255,12 @@ def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
                     replaced = hook(g)
                     if replaced is not None:
                         g = replaced
+            op = t._op
             if wanted is not None:
                 if t in wanted:
                     found[t] = g
-            elif t._op is None or t._retain:
+            elif op is None or t._retain:
                 _accumulate(t, g.data if create_graph else g)
-            op = t._op
             if op is None:
                 continue
             inputs = t._inputs
@@ -272,10 +276,12 @@ def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
                         continue
                     if gx.shape != x.data.shape:
                         gx = unbroadcast(gx, x.data.shape)
-                    prev = grads.get(x)
+                    prev = get(x)
                     grads[x] = gx if prev is None else prev + gx
             if not retain_graph:  # free what the op saved, now that its gradient is out
                 t._inputs = t._args = None
+    finally:
+        _mode.enabled = saved_mode
     return found
 
 
