@@ -203,15 +203,41 @@ def _reduction(name, fwd, rule):
     return reduce
 
 
-def _sum_grad(g, ans, x, axis, keepdims):
-    return broadcast_to(_kept(g, x, axis, keepdims), x.shape)
-
-
-def _mean_grad(g, ans, x, axis, keepdims):
+def _count(x, axis):
+    """How many elements of x each result of a reduction over ``axis`` combines."""
+    if axis is None:
+        return x.size
     count = 1
     for a in _axes(axis, x.ndim):
         count *= x.shape[a]
-    return broadcast_to(_kept(g, x, axis, keepdims) / count, x.shape)
+    return count
+
+
+def _spread(g, x, axis, keepdims):
+    """The reduced gradient g repeated over the axes the reduction combined: shape x.shape.
+
+    On arrays a new array: NumPy fills one faster than np.broadcast_to makes its view."""
+    if isinstance(g, Tensor):
+        return broadcast_to(_kept(g, x, axis, keepdims), x.shape)
+    out = np.empty(x.shape, dtype=g.dtype)
+    out[...] = g if axis is None or keepdims else _kept(g, x, axis, keepdims)
+    return out
+
+
+def _sum_grad(g, ans, x, axis, keepdims):
+    return _spread(g, x, axis, keepdims)
+
+
+def _mean_fwd(x, axis=None, keepdims=False):
+    # np.mean's Python wrapper costs more than the sum itself on small arrays; for float32
+    # and float64 it computes exactly this (float16 and integers take np.mean's own path).
+    if x.dtype.kind == 'f' and x.dtype.itemsize >= 4:
+        return np.add.reduce(x, axis=axis, keepdims=keepdims) / _count(x, axis)
+    return np.mean(x, axis=axis, keepdims=keepdims)
+
+
+def _mean_grad(g, ans, x, axis, keepdims):
+    return _spread(g / _count(x, axis), x, axis, keepdims)
 
 
 def _extreme_grad(g, ans, x, axis, keepdims):
@@ -233,7 +259,7 @@ def _logsumexp_grad(g, ans, x, axis, keepdims):
 
 
 sum = _reduction('sum', np.sum, _sum_grad)
-mean = _reduction('mean', np.mean, _mean_grad)
+mean = _reduction('mean', _mean_fwd, _mean_grad)
 max = _reduction('max', np.max, _extreme_grad)
 min = _reduction('min', np.min, _extreme_grad)
 logsumexp = _reduction('logsumexp', _logsumexp_fwd, _logsumexp_grad)
