@@ -19,7 +19,7 @@ import numpy as np
 
 # Per data set: what a plain run uses (each is a command-line option).
 DEFAULTS = {
-    'iris': dict(hidden=[8], activation='sigmoid', output='softmax', epochs=200, lr=0.05,
+    'iris': dict(hidden=[8], activation='sigmoid', output='softmax', epochs=200, lr=0.02,
                  optimizer='adam', batch_size=None),
     'digits': dict(hidden=[128], activation='relu', output='softmax', epochs=15, lr=3e-3,
                    optimizer='adam', batch_size=64),
@@ -131,20 +131,24 @@ def _gradient_check(model, X, y, output, say):
 
 
 def _write_graph(model, X, y, output, out):
-    """The graph of one training step (forward and backward) on rows X: full and per layer."""
+    """The graph of one training step (forward and backward) on rows X: all ops, and one node
+    per layer. Returns (paths, note or None); the note says when Graphviz is missing."""
     from .tensor import Tensor
     from .training import loss_fn
-    from .viz import render_graph, write_graph
+    from .viz import GraphvizWarning, render_graph, write_graph
     model.zero_grad()
     loss = loss_fn(model(Tensor(X, name='X')), y, output)
-    loss.backward(retain_graph=True)  # keep the graph so that it can be drawn with its gradients
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter('always')
+    loss.backward(retain_graph=True)  # keep the graph so that it is drawn with its gradients
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', GraphvizWarning)  # said once below, in the run's own words
         paths = write_graph(loss, out, 'graph', module=model)
         paths.append(render_graph(loss, out / 'graph_layers.svg', names=model, collapse=True))
     model.zero_grad()
-    notes = sorted({str(w.message) for w in caught})
-    return paths, notes
+    note = None
+    if Path(paths[0]).suffix == '.dot':
+        note = ("Graphviz's dot program was not found, so the graphs are DOT text (graph.dot, graph_layers.dot); "
+                "install Graphviz (e.g. apt-get install graphviz) and run: dot -Tsvg graph.dot -o graph.svg")
+    return paths, note
 
 
 def _write_loss_curve(history, out, title):
@@ -214,7 +218,7 @@ def run(args, stream=None):
     X0, y0 = data.X_train[:batch], data.y_train[:batch]
     hand_report, numeric_report = _gradient_check(model, X0, y0, args.output, say)
     args.out.mkdir(parents=True, exist_ok=True)
-    graph_paths, graph_notes = _write_graph(model, X0, y0, args.output, args.out)
+    graph_paths, graph_note = _write_graph(model, X0, y0, args.output, args.out)
 
     say("\ntraining")
     optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr)
@@ -252,8 +256,9 @@ def run(args, stream=None):
                ([metrics], "accuracy, confusion matrix, gradient check")]
     for paths, what in written:
         say(f"  {', '.join(Path(p).name for p in paths):32s} {what}")
-    for note in graph_notes + ([curve_note] if curve_note else []):
-        say(f"note: {note}")
+    for note in (graph_note, curve_note):
+        if note:
+            say(f"note: {note}")
     say(f"done in {time.perf_counter() - start:.1f} s")
     return 0 if hand_report.ok and numeric_report.ok else 1
 
