@@ -214,7 +214,7 @@ def _root_grad(root, grad):
                 f"backward: the output has shape {root.shape}, so the gradient cannot be implied; "
                 f"pass grad= an array of shape {root.shape} (e.g. ones to sum the output), "
                 "or reduce the output to a scalar first (e.g. loss.sum() or loss.mean())")
-        return np.ones_like(root.data)
+        return np.array(1, dtype=root.data.dtype).reshape(root.data.shape)  # np.ones_like costs more
     g = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=root.data.dtype)
     if g.shape != root.shape:
         raise ValueError(f"backward: grad has shape {g.shape} but the output has shape {root.shape}; "
