@@ -13,6 +13,7 @@ Tensors alike, so the same rule runs on plain arrays (fast, no graph) or on Tens
 ``create_graph=True`` asks for a differentiable gradient (higher-order derivatives).
 """
 import operator
+import sys
 import threading
 
 import numpy as np
@@ -222,12 +223,29 @@ def _root_grad(root, grad):
     return g
 
 
-def _accumulate(t, g):
-    """Add g into t.grad. The first store copies, so in-place adds never alias a graph array."""
+def _accumulate(t, g, fresh=False):
+    """Add g into t.grad. The first store copies g, so that in-place adds never alias a graph
+    array, unless ``fresh``: g is a new array that nothing but the backward pass can see."""
     if t.grad is None:
-        t.grad = np.array(g, dtype=t.data.dtype)  # copy; 0-d results become arrays
+        if fresh and g.dtype == t.data.dtype and g.flags.writeable:
+            t.grad = g
+        else:
+            t.grad = np.array(g, dtype=t.data.dtype)  # copy; 0-d results become arrays
     else:
         t.grad += g
+
+
+def _sole_owner_references():
+    """sys.getrefcount of an array held by one local variable only (CPython: 2)."""
+    held = [np.empty(0)]
+    g = held.pop()
+    return _getrefcount(g)
+
+
+# A gradient that only _run's local variable holds, and that is no view, can become a leaf's
+# .grad without a copy (most rules return such new arrays). Elsewhere than CPython: always copy.
+_getrefcount = getattr(sys, 'getrefcount', None)
+_SOLE = _sole_owner_references() if _getrefcount is not None else -1
 
 
 def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
@@ -260,7 +278,11 @@ def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
                 if t in wanted:
                     found[t] = g
             elif op is None or t._retain:
-                _accumulate(t, g.data if create_graph else g)
+                if create_graph:
+                    _accumulate(t, g.data)
+                else:  # (the count is taken before g is also an argument of the call)
+                    fresh = g.__class__ is _ndarray and g.base is None and _getrefcount(g) <= _SOLE
+                    _accumulate(t, g, fresh)
             if op is None:
                 continue
             inputs = t._inputs
@@ -278,6 +300,7 @@ def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
                         gx = unbroadcast(gx, x.data.shape)
                     prev = get(x)
                     grads[x] = gx if prev is None else prev + gx
+            gx = prev = None  # so that the check for a sole owner above sees only the dict's reference
             if not retain_graph:  # free what the op saved, now that its gradient is out
                 t._inputs = t._args = None
     finally:

@@ -128,3 +128,22 @@ def test_op_results_have_every_slot_set_with_and_without_a_graph():
     assert _every_slot_set(recorded) == [] and _every_slot_set(plain) == []
     assert recorded.requires_grad and recorded.op_name == 'tanh' and recorded._seq > x._seq
     assert not plain.requires_grad and plain._op is None and plain._inputs is None
+
+
+def test_leaf_gradients_never_alias_each_other_or_what_a_hook_kept():
+    # backward hands a rule's new array to a leaf without copying it only when nothing else holds it
+    import autograd_lite as ag
+    x, y = ag.Tensor([1.0, 2.0], requires_grad=True), ag.Tensor([3.0, 4.0], requires_grad=True)
+    (x + y).sum().backward()  # add gives both leaves the same upstream array
+    assert not np.shares_memory(x.grad, y.grad)
+    x.grad *= 10.0
+    np.testing.assert_array_equal(y.grad, [1.0, 1.0])
+    kept = []
+    z = ag.Tensor([1.0, 2.0], requires_grad=True)
+    z.register_hook(kept.append)
+    (z * 3.0).sum().backward()
+    assert not np.shares_memory(z.grad, kept[0])
+    W = ag.Tensor(np.ones((3, 2)), requires_grad=True)
+    (ag.Tensor(np.ones((4, 3))) @ W).sum().backward()
+    W.grad += 1.0  # the leaf's gradient is its own, writeable array
+    np.testing.assert_array_equal(W.grad, np.full((3, 2), 5.0))
