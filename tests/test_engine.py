@@ -493,3 +493,21 @@ def test_grad_outputs_that_require_grad_stay_differentiable_with_create_graph():
     (jvp,) = ag.grad((vjp * u).sum(), v)
     jacobian = (1 - np.tanh(x.data @ w) ** 2)[:, None] * w.T  # (2, 3)
     np.testing.assert_allclose(jvp.data, jacobian @ u)
+
+
+# -- the docs describe this code --------------------------------------------------------------------------------
+DOCS = __import__('pathlib').Path(__file__).resolve().parent.parent / 'docs'
+
+
+def test_the_examples_in_docs_engine_md_print_what_the_code_prints():
+    import doctest
+    result = doctest.testfile(str(DOCS / 'engine.md'), module_relative=False,
+                              optionflags=doctest.NORMALIZE_WHITESPACE, verbose=False)
+    assert result.attempted >= 10 and result.failed == 0
+
+
+def test_every_public_name_is_in_docs_api_md():
+    import re
+    text = (DOCS / 'api.md').read_text()
+    missing = [name for name in ag.__all__ if not re.search(rf"`{re.escape(name)}[`(]", text)]
+    assert not missing, f"add these names of autograd_lite.__all__ to docs/api.md: {missing}"
