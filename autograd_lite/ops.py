@@ -401,8 +401,17 @@ _stack = Primitive('stack', lambda *xs, axis: np.stack(xs, axis),
                                       "must all be equal"))
 
 
+def _need_one(op_name, tensors):
+    """``tensors`` as a list (any iterable is fine), refusing an empty one with a clear message."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError(f"{op_name}: needs at least one tensor, got none")
+    return tensors
+
+
 def concatenate(tensors, axis=0):
     """Join tensors along an existing axis (``axis=None``: flatten them first, as NumPy)."""
+    tensors = _need_one('concatenate', tensors)
     if axis is None:
         tensors, axis = [reshape(t, -1) for t in tensors], 0
     return _concatenate(*tensors, axis=axis)
@@ -410,6 +419,7 @@ def concatenate(tensors, axis=0):
 
 def stack(tensors, axis=0):
     """Join same-shaped tensors along a new axis."""
+    tensors = _need_one('stack', tensors)
     return _stack(*tensors, axis=axis)
 
 

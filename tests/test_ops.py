@@ -469,3 +469,12 @@ def test_concatenate_with_axis_none_flattens_like_numpy():
     parts = [random_array(0, (2, 2)), random_array(1, (3,))]
     check_vjp(lambda a, b: ag.concatenate([a, b], axis=None), *parts,
               reference=lambda a, b: np.concatenate([a, b], axis=None))
+
+
+@pytest.mark.parametrize('join', [ag.concatenate, ag.stack], ids=['concatenate', 'stack'])
+def test_joining_nothing_says_so(join):
+    name = 'concatenate' if join is ag.concatenate else 'stack'
+    with pytest.raises(ValueError, match=f"^{name}: needs at least one tensor, got none"):
+        join([])
+    x = ag.Tensor(np.ones(2), requires_grad=True)
+    assert join(t for t in [x, x]).shape == ((4,) if name == 'concatenate' else (2, 2))  # any iterable
