@@ -45,12 +45,13 @@ def _loss(w, out, Y, Y_onehot):
             return _F.cross_entropy(out, Y)
         return -(ag.log_softmax(out, axis=1) * Y_onehot).sum() / out.shape[0]
     if w.loss == 'half_mse':
-        diff = ag.sigmoid(out) - Y
-        return 0.5 * (diff * diff).mean()
+        out = ag.sigmoid(out)
     if _F is not None and hasattr(_F, 'mse_loss'):
-        return _F.mse_loss(out, Y)
-    diff = out - Y
-    return (diff * diff).mean()
+        loss = _F.mse_loss(out, Y)
+    else:
+        diff = out - Y
+        loss = (diff * diff).mean()
+    return 0.5 * loss if w.loss == 'half_mse' else loss
 
 
 def mlp(w, X, Y, params):
