@@ -11,12 +11,18 @@ import pytest
 
 BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'benchmarks')
 sys.path.insert(0, BENCH)
+_environ = dict(os.environ)
 
 import contestants  # noqa: E402
 import run  # noqa: E402
 import verify  # noqa: E402
 import workloads as wl  # noqa: E402
 from contestants import numpy_hand  # noqa: E402
+
+# benchmarks/threads.py pins OMP/OPENBLAS/MKL to one thread for the processes it starts: not
+# for the rest of this test session.
+os.environ.clear()
+os.environ.update(_environ)
 
 TINY = {key: wl.small(w) for key, w in wl.ALL.items()}
 
