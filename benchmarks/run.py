@@ -138,6 +138,10 @@ def main(argv=None):
     parser.add_argument('--engines', metavar='MODULES', default=','.join(contestants.MODULES),
                         help='comma-separated contestant modules (default: all installed)')
     args = parser.parse_args(argv)
+    keys = args.only.split(',') if args.only else list(wl.ALL)
+    unknown = [k for k in keys if k not in wl.ALL]
+    if unknown:
+        parser.error(f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(wl.ALL)}")
     started = time.perf_counter()
 
     modules, versions, missing = [], {}, []
@@ -157,7 +161,6 @@ def main(argv=None):
         print('not installed: ' + ', '.join(missing))
 
     plan = QUICK if args.quick else FULL
-    keys = args.only.split(',') if args.only else list(wl.ALL)
     results = {'machine': info, 'quick': args.quick, 'workloads': {}}
     for key in keys:
         w = wl.ALL[key]
