@@ -14,6 +14,7 @@ import autograd_lite as ag
 from autograd_lite import nn
 from autograd_lite.viz import (to_dot, render_graph, graph_listing, write_graph, DotGraph,
                                GraphvizNotFoundWarning, GraphReleasedWarning, display)
+from autograd_lite.viz import render as viz_render
 from autograd_lite.viz.dot import STYLES
 
 needs_dot = pytest.mark.skipif(not display.dot_available(), reason="Graphviz 'dot' program not installed")
@@ -105,10 +106,15 @@ def test_dot_structure_of_a_known_expression():
     assert nodes['t0']['fillcolor'] == STYLES['input']['fillcolor']
     assert nodes['t1']['fillcolor'] == nodes['t2']['fillcolor'] == STYLES['parameter']['fillcolor']
     assert nodes['t6c1']['shape'] == 'plaintext'
-    assert 'fillcolor' not in nodes['t3'] and nodes['t3']['tooltip'] == '%3 = matmul(%0 x (3, 2), %1 W (2, 4)) -> (3, 4)'
+    assert 'fillcolor' not in nodes['t3']
+    assert nodes['t3']['tooltip'] == '%3 = matmul(%0 x (3, 2), %1 W (2, 4)) -> (3, 4)'  # its listing line
     assert nodes['t9']['peripheries'] == '2' and nodes['t9']['fillcolor'] == STYLES['output']['fillcolor']
-    assert set(STYLES) - {'released', 'module'} <= {n[len('legend_'):] for n in re.findall(r'(legend_\w+) \[', g.source)}
+    legend = {n[len('legend_'):] for n in re.findall(r'(legend_\w+) \[', g.source)}
+    assert legend == set(STYLES) - {'released', 'module'}
     assert clusters['cluster_legend'][0] == 'legend'
+    listing = graph_listing(loss).splitlines()  # the same ids; static arguments in brackets
+    assert listing[0] == '# graph of %9 (): 1 input, 2 parameters, 7 ops'
+    assert listing[1 + 8] == '%8 = sum[axis=0](%7 (3, 4)) -> (4,)'
     assert 'legend' not in to_dot(loss, legend=False).source
 
 
@@ -263,7 +269,7 @@ def test_listing_lines_name_inputs_and_give_shapes():
     loss = (0.5 * h ** 2).mean()
     text = graph_listing(loss, show_grad=False).splitlines()
     assert text == [
-        '# graph of %6 (): 7 tensors (1 inputs, 1 parameters, 5 ops and outputs)',
+        '# graph of %6 (): 1 input, 1 parameter, 5 ops',
         '%0 x = input (130, 4) float64',
         '%1 W1 = parameter (4, 8) float64',
         '%2 = matmul(%0 x (130, 4), %1 W1 (4, 8)) -> (130, 8)',
@@ -352,3 +358,38 @@ def test_without_the_dot_program_the_dot_file_is_written_and_one_warning_given(t
                  f"dot -Tsvg {first} -o {tmp_path / 'out' / 'graph.svg'}", 'graph_listing'):
         assert hint in message
     assert missing[0].filename == __file__  # points at the caller's line
+
+
+def test_a_failing_dot_program_also_falls_back_to_the_dot_file(tmp_path, monkeypatch):
+    def crash(self, format=None, **kwargs):
+        raise subprocess.CalledProcessError(1, ['dot', f'-T{format}'], stderr=b'Error: syntax error in line 3')
+    monkeypatch.setattr(viz_render, 'dot_available', lambda: True)  # as if dot were installed
+    monkeypatch.setattr(DotGraph, 'pipe', crash)
+    loss = small_graph()[-1]
+    with pytest.warns(display.GraphvizWarning, match=r"could not render g.svg \(Error: syntax error in line 3\)"):
+        path = render_graph(loss, tmp_path / 'g.svg')
+    assert path == tmp_path / 'g.dot' and path.read_text() == to_dot(loss).source
+
+
+# -- the docs ---------------------------------------------------------------------------------------
+def test_docs_listing_is_what_the_iris_step_prints(tmp_path):
+    pytest.importorskip('sklearn')
+    import importlib.util
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location('make_graphs', os.path.join(root, 'docs', 'make_graphs.py'))
+    make_graphs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_graphs)
+    model, loss = make_graphs.iris_step()
+    listing = graph_listing(loss, names=model)
+    stale = "out of date: run `python docs/make_graphs.py` and paste docs/images/iris_graph.txt into docs/graphs.md"
+    with open(os.path.join(root, 'docs', 'images', 'iris_graph.txt'), encoding='utf-8') as f:
+        assert f.read() == listing, stale
+    with open(os.path.join(root, 'docs', 'graphs.md'), encoding='utf-8') as f:
+        doc = f.read()
+    quoted = doc.split('<!-- listing: iris_graph.txt -->\n```text\n', 1)[1].split('```', 1)[0]
+    assert quoted == listing, stale
+    nodes, _, _ = parse(to_dot(loss, names=model).source)
+    with open(os.path.join(root, 'docs', 'images', 'iris_graph.svg'), encoding='utf-8') as f:
+        svg = ET.parse(f).getroot()
+    titles = {g.find(SVG + 'title').text for g in svg.iter(SVG + 'g') if g.get('class') == 'node'}
+    assert {t for t in titles if not t.startswith('legend_')} == set(nodes), stale

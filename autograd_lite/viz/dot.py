@@ -20,7 +20,8 @@ CONSTANT, MODULE = 'constant', 'module'
 STYLES = {
     INPUT: dict(shape='box', style='rounded,filled', fillcolor='#dbeafe', color='#1d4ed8'),
     PARAMETER: dict(shape='box', style='rounded,filled', fillcolor='#fde68a', color='#b45309'),
-    CONSTANT: dict(shape='plaintext', style='solid', fontcolor='#4b5563', fontsize='9', height='0.2', width='0.3', margin='0.02'),
+    CONSTANT: dict(shape='plaintext', style='solid', fontcolor='#4b5563', fontsize='9',
+                   height='0.2', width='0.3', margin='0.02'),
     OP: dict(shape='ellipse', style='filled', fillcolor='#f3f4f6', color='#6b7280'),
     OUTPUT: dict(shape='ellipse', style='filled', fillcolor='#bbf7d0', color='#15803d', peripheries='2'),
     RELEASED: dict(shape='ellipse', style='dashed', color='#9ca3af', fontcolor='#6b7280'),
@@ -71,13 +72,16 @@ def _collapsed_modules(view, collapse):
         return set()
     scopes = {tuple(map(id, t._scope)): t._scope for t in view.nodes if t._scope}.values()
     if collapse is True:
-        deep = {id(s[0]) for s in scopes if len(s) > 1}
-        return {id(s[1]) if id(s[0]) in deep else id(s[0]) for s in scopes if len(s) > 1 or id(s[0]) not in deep}
+        deep = {id(s[0]) for s in scopes if len(s) > 1}  # outermost modules whose children ran ops
+        return {id(s[1]) for s in scopes if len(s) > 1} | {id(s[0]) for s in scopes if id(s[0]) not in deep}
     wanted = {collapse} if isinstance(collapse, str) else set(collapse)
     modules = {id(m): m for s in scopes for m in s}.values()
-    chosen = {id(m) for m in modules if view.module_path(m) in wanted or type(m).__name__ in wanted}
-    found = {view.module_path(m) for m in modules if id(m) in chosen} | \
-            {type(m).__name__ for m in modules if id(m) in chosen}
+    chosen, found = set(), set()
+    for m in modules:
+        names = {view.module_path(m), type(m).__name__}
+        if names & wanted:
+            chosen.add(id(m))
+            found |= names
     missing = wanted - found
     if missing:
         known = ', '.join(view.module_label(m) for m in modules) or 'none (no op ran inside a Module)'
@@ -90,23 +94,21 @@ class _Clusters:
     """One subgraph per module scope, created on first use and nested at the end."""
 
     def __init__(self, top, view):
-        self.top, self.view = top, view
+        self.view = view
         self.graphs = {(): top}
         self.order = []
 
     def get(self, scope):
-        key = tuple(map(id, scope))
-        g = self.graphs.get(key)
-        if g is None:
-            self.get(scope[:-1])  # parents first, so their numbers come first
-            depth = len(scope) - 1
-            g = DotGraph(name=f"cluster_{len(self.order)}", graph_attr=dict(
-                label=self.view.module_label(scope[-1]), labeljust='l', style='rounded,filled',
-                fillcolor=_CLUSTER_FILL[min(depth, len(_CLUSTER_FILL) - 1)], color='#7c3aed',
-                fontcolor='#5b21b6'))
-            self.graphs[key] = g
-            self.order.append(key)
-        return g
+        """The subgraph for ``scope`` (a tuple of modules, outermost first), parents made first."""
+        for depth in range(1, len(scope) + 1):
+            key = tuple(map(id, scope[:depth]))
+            if key not in self.graphs:
+                self.graphs[key] = DotGraph(name=f"cluster_{len(self.order)}", graph_attr=dict(
+                    label=self.view.module_label(scope[depth - 1]), labeljust='l', style='rounded,filled',
+                    fillcolor=_CLUSTER_FILL[min(depth, len(_CLUSTER_FILL)) - 1], color='#7c3aed',
+                    fontcolor='#5b21b6'))
+                self.order.append(key)
+        return self.graphs[tuple(map(id, scope))]
 
     def close(self):
         """Add each cluster to its parent, deepest first (``subgraph`` copies the body)."""

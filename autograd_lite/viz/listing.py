@@ -36,7 +36,7 @@ def node_line(view, t):
         args = '<released by backward>'
     else:
         args = ', '.join(operand_text(view, x) for x in t._inputs)
-    return f"{head} = {op_text(t._op.name, t._kw)}({args}) -> {shape_text(t.shape)}"
+    return f"{head} = {op_text(t._op.name, t._kw, brackets=True)}({args}) -> {shape_text(t.shape)}"
 
 
 def _notes(view, t, show_grad, show_data):
@@ -66,6 +66,10 @@ def _backward_lines(view):
     return lines
 
 
+def _count(n, noun):
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def graph_listing(*roots, show_grad=True, show_data=False, names=None):
     """The graph behind ``roots`` as text, one line per tensor, inputs before the ops using them.
 
@@ -80,11 +84,11 @@ def graph_listing(*roots, show_grad=True, show_data=False, names=None):
     >>> print(ag.graph_listing(loss))        # doctest: +SKIP
     """
     view = GraphView(roots, names, caller='graph_listing')
-    kinds = [view.kind(t) for t in view.nodes]
-    counts = {k: kinds.count(k) for k in (INPUT, PARAMETER)}
-    header = (f"# graph of {', '.join(operand_text(view, r) for r in view.roots)}: {len(view.nodes)} tensors "
-              f"({counts[INPUT]} inputs, {counts[PARAMETER]} parameters, "
-              f"{len(view.nodes) - counts[INPUT] - counts[PARAMETER]} ops and outputs)")
+    leaves = [t for t in view.nodes if t._op is None]
+    n_params = sum(1 for t in leaves if t._rg)
+    header = (f"# graph of {', '.join(operand_text(view, r) for r in view.roots)}: "
+              f"{_count(len(leaves) - n_params, 'input')}, {_count(n_params, 'parameter')}, "
+              f"{_count(len(view.nodes) - len(leaves), 'op')}")
     lines = [header]
     for t in view.nodes:
         line = node_line(view, t)

@@ -100,16 +100,18 @@ def _arg_text(v):
     return _cut(v if isinstance(v, str) else repr(v))
 
 
-def op_text(op_name, kw):
+def op_text(op_name, kw, brackets=False):
     """An op with its static arguments: ``sum(axis=0)``, ``getitem[:, 0]``, ``matmul``.
 
     Arguments left at None or False (NumPy's defaults: ``axis=None``, ``keepdims=False``)
-    are omitted; an ``index`` argument is written in brackets.
+    are omitted; an ``index`` argument is written as an index. ``brackets`` writes
+    ``sum[axis=0]``, for the listing, where parentheses hold the operands.
     """
     if not kw:
         return op_name
-    index = kw.get('index')
     shown = [f"{k}={_arg_text(v)}" for k, v in kw.items()
              if k != 'index' and v is not None and v is not False]
-    text = op_name + (index_text(index) if 'index' in kw else '')
-    return text + (f"({', '.join(shown)})" if shown else '')
+    text = op_name + (index_text(kw['index']) if 'index' in kw else '')
+    if not shown:
+        return text
+    return text + (f"[{', '.join(shown)}]" if brackets else f"({', '.join(shown)})")
