@@ -47,6 +47,22 @@ def test_cross_entropy_gradient_is_softmax_minus_onehot_over_n():
     np.testing.assert_allclose(x.grad, (p - np.eye(4)[y]) / 6, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize('c', [1, 2, 3, 5, 9])
+@pytest.mark.parametrize('order', ['C', 'F'])
+@pytest.mark.parametrize('label_dtype', [np.int64, np.uint8, np.uint64])
+def test_cross_entropy_any_class_count_layout_and_label_dtype(c, order, label_dtype):
+    # Few classes take per-column reductions and C-ordered scores a flat gather/scatter;
+    # unsigned labels must still index (uint64 + int64 would be float64 in NumPy).
+    data = np.asarray(_rng(c).normal(scale=3.0, size=(7, c)), order=order)
+    y = _rng(c + 1).integers(0, c, 7).astype(label_dtype)
+    x = ag.Tensor(data, requires_grad=True)
+    F.cross_entropy(x, y, 'sum').backward()
+    logp = _log_softmax(data)
+    rows = np.arange(7)
+    np.testing.assert_allclose(F.cross_entropy(x, y, 'none').data, -logp[rows, y], rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(x.grad, np.exp(logp) - np.eye(c)[y], rtol=1e-12, atol=1e-15)
+
+
 def test_cross_entropy_gradient_is_right_whichever_forward_ran_last():
     # The backward reuses the softmax of the latest forward when it is its own; any other
     # order (interleaved forwards, a second backward) must recompute it.

@@ -123,16 +123,57 @@ class _LastSoftmax(threading.local):
 _last = _LastSoftmax()
 
 
+_ROW_STARTS = {}  # (N, C) -> flat index of each row's first element, 0, C, 2C, ... (read-only)
+
+
+def _flat_label_index(labels, num_classes):
+    """Flat indices ``i * C + y_i`` of the labelled entries of a C-ordered (N, C) array:
+    one cheap gather/scatter instead of indexing with two arrays (and a new arange each call)."""
+    key = (len(labels), num_classes)
+    starts = _ROW_STARTS.get(key)
+    if starts is None:
+        if len(_ROW_STARTS) > 64:  # many shapes seen: do not grow without bound
+            _ROW_STARTS.clear()
+        starts = np.arange(0, key[0] * num_classes, num_classes, dtype=np.intp)
+        starts.flags.writeable = False
+        _ROW_STARTS[key] = starts
+    if labels.dtype != np.intp:  # e.g. uint64 + int64 would give float64
+        labels = labels.astype(np.intp)
+    return starts + labels
+
+
+def _label_entries(a, labels):
+    """``(view, index)`` with ``view[index]`` the entries ``a[i, labels[i]]`` of (N, C) ``a``,
+    writable through the view: a flat view and flat indices when ``a`` is C-ordered."""
+    if a.flags.c_contiguous:
+        return a.reshape(-1), _flat_label_index(labels, a.shape[1])
+    return a, (np.arange(len(labels)), labels)
+
+
+def _by_rows(ufunc, x):
+    """``ufunc.reduce(x, axis=1)`` for (N, C) ``x``, same values. With few classes, NumPy's
+    per-row reduction costs more than C - 1 whole-column ufunc calls (the sum adds the columns
+    in the same order as NumPy's loop does for rows shorter than 8, so it is bit-identical)."""
+    c = x.shape[1]
+    if c > 4 or c < 2:
+        return ufunc.reduce(x, axis=1)
+    out = ufunc(x[:, 0], x[:, 1])
+    for j in range(2, c):
+        ufunc(out, x[:, j], out=out)
+    return out
+
+
 def _cross_entropy_fwd(x, labels, reduction):
     # loss_i = logsumexp(x_i) - x_i[y_i], with the row maximum taken out so exp cannot overflow.
-    e = x - x.max(axis=1, keepdims=True)
-    picked = e[np.arange(len(labels)), labels]
+    e = x - _by_rows(np.maximum, x)[:, None]
+    flat, at_labels = _label_entries(e, labels)
+    picked = flat[at_labels]
     np.exp(e, out=e)
-    total = e.sum(axis=1, keepdims=True)
-    losses = np.log(total[:, 0])
+    total = _by_rows(np.add, e)
+    losses = np.log(total)
     losses -= picked
     if engine.is_grad_enabled():
-        e /= total  # softmax(x), for the backward
+        e /= total[:, None]  # softmax(x), for the backward
         _last.scores, _last.probs = x, e
     return _reduce(losses, reduction)
 
@@ -146,7 +187,11 @@ def _cross_entropy_grad(g, ans, x, labels, reduction):
             p, _last.scores, _last.probs = _last.probs, None, None
         else:  # another forward ran since, or this graph is backpropagated twice
             p = ops._softmax.fwd(x, axis=-1)
-        p[np.arange(len(labels)), labels] -= 1  # p is ours: subtract the one-hot in place
+        flat, at_labels = _label_entries(p, labels)
+        flat[at_labels] -= 1  # p is ours: subtract the one-hot in place
+        if reduction == 'mean' and isinstance(g, np.ndarray) and g.dtype == p.dtype:
+            p *= g / len(labels)  # the same product as below, without another array
+            return p
     if reduction == 'mean':
         return p * (g / len(labels))
     if reduction == 'sum':
