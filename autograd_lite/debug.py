@@ -178,12 +178,7 @@ class _Mode:
 
     def __call__(self, fn):
         mode, enabled = type(self), self.enabled
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with mode(enabled):
-                return fn(*args, **kwargs)
-        return wrapper
+        return engine.run_inside(lambda: mode(enabled), fn)
 
 
 class detect_anomaly(_Mode):

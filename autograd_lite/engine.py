@@ -57,14 +57,20 @@ class set_grad_enabled:
         return False
 
     def __call__(self, fn):
-        import functools
         mode = self._mode
+        return run_inside(lambda: set_grad_enabled(mode), fn)
 
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with set_grad_enabled(mode):
-                return fn(*args, **kwargs)
-        return wrapper
+
+def run_inside(make_context, fn):
+    """``fn`` decorated so that each call runs inside a new ``make_context()``: a new context
+    per call, so that threads and recursive calls never share one instance's saved state."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with make_context():
+            return fn(*args, **kwargs)
+    return wrapper
 
 
 class no_grad(set_grad_enabled):
