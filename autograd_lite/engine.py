@@ -12,7 +12,7 @@ the gradient for one input. It is written with operations that work on ndarrays 
 Tensors alike, so the same rule runs on plain arrays (fast, no graph) or on Tensors when
 ``create_graph=True`` asks for a differentiable gradient (higher-order derivatives).
 """
-import operator
+import heapq
 import sys
 import threading
 
@@ -24,10 +24,18 @@ from .tensor import Tensor, _next_seq
 
 # -- grad mode --------------------------------------------------------------------------
 class _GradMode(threading.local):
-    enabled = True  # class attribute: every new thread starts with gradients on
+    """This thread's grad mode (class attributes: every new thread starts with gradients on)."""
+    enabled = True
     # The modules whose forward is running (outermost first), set by nn.Module.__call__;
     # recorded on each node so that graph drawings can group ops by module.
     scope = None
+    # What an op reads, once: False when recording is off, else the scope to record. One
+    # thread-local read per op instead of two; set() keeps it in step with the two above.
+    recording = None
+
+    def set(self, enabled, scope):
+        self.enabled, self.scope = enabled, scope
+        self.recording = scope if enabled else False
 
 
 _mode = _GradMode()
@@ -49,11 +57,11 @@ class set_grad_enabled:
 
     def __enter__(self):
         self._saved.append(_mode.enabled)
-        _mode.enabled = self._mode
+        _mode.set(self._mode, _mode.scope)
         return self
 
     def __exit__(self, *exc):
-        _mode.enabled = self._saved.pop()
+        _mode.set(self._saved.pop(), _mode.scope)
         return False
 
     def __call__(self, fn):
@@ -127,26 +135,9 @@ class Primitive:
             out = self.fwd(*vals, **static)
         except (ValueError, IndexError, TypeError) as exc:
             raise errors.op_error(self, exc, vals, static) from None
-        # The result is made here, not by Tensor._make: this runs once per op, and the call
-        # saved is a fair part of an op's cost on small arrays. (A new Tensor slot must be
-        # set here too.)
-        t = _new(Tensor)
-        t.data = out if out.__class__ is _ndarray else np.asarray(out)
-        t.grad = t.name = t._hooks = None
-        t._retain = False
-        t._seq = _next_seq()
-        if needs_grad and _mode.enabled:
-            if converted:
-                inputs = tuple(x if isinstance(x, Tensor) else v for x, v in zip(inputs, vals))
-            t._op, t._inputs, t._args, t._kw = self, inputs, tuple(vals), static or None
-            t._rg = True
-            t._scope = _mode.scope
-        else:
-            t._op = t._inputs = t._args = t._kw = t._scope = None
-            t._rg = False
-        if _trace is not None:  # detect_anomaly or strict_broadcasting is on in some thread
-            _trace(self, vals, t)
-        return t
+        if converted:
+            inputs = tuple(x if isinstance(x, Tensor) else v for x, v in zip(inputs, vals))
+        return _result(self, out, inputs, tuple(vals), static or None, needs_grad)
 
     def on_any(self, *inputs, **static):
         """Apply to Tensors (differentiable) or, when no input is a Tensor, return the plain
@@ -156,6 +147,70 @@ class Primitive:
                 return self(*inputs, **static)
         return self.fwd(*inputs, **static)
 
+
+
+class Unary(Primitive):
+    """A primitive of one input and no static arguments (the elementwise functions).
+
+    The same op as a :class:`Primitive`; only the call is shorter, because the general
+    argument handling costs more than the NumPy call itself on small arrays."""
+    __slots__ = ()
+
+    def __call__(self, x):
+        if not isinstance(x, Tensor):  # a number or array: the general path checks and converts it
+            return Primitive.__call__(self, x)
+        a = x.data
+        try:
+            out = self.fwd(a)
+        except (ValueError, IndexError, TypeError) as exc:
+            raise errors.op_error(self, exc, [a], {}) from None
+        return _result(self, out, (x,), (a,), None, x._rg)
+
+
+class Binary(Primitive):
+    """A primitive of two inputs and no static arguments (arithmetic, matmul): a shorter call,
+    as for :class:`Unary`. Tensors and plain numbers or arrays take it; anything else (lists,
+    other NumPy scalars) goes through the general path, which converts it."""
+    __slots__ = ()
+
+    def __call__(self, x, y):
+        if isinstance(x, Tensor):
+            a, needs_grad = x.data, x._rg
+        elif x.__class__ in _PLAIN:
+            a, needs_grad = x, False
+        else:
+            return Primitive.__call__(self, x, y)
+        if isinstance(y, Tensor):
+            b = y.data
+            needs_grad = needs_grad or y._rg
+        elif y.__class__ in _PLAIN:
+            b = y
+        else:
+            return Primitive.__call__(self, x, y)
+        try:
+            out = self.fwd(a, b)
+        except (ValueError, IndexError, TypeError) as exc:
+            raise errors.op_error(self, exc, [a, b], {}) from None
+        return _result(self, out, (x, y), (a, b), None, needs_grad)
+
+
+def _result(op, out, inputs, args, kw, needs_grad):
+    """The Tensor holding an op's result ``out``; a node of the graph when an input needs grad
+    and recording is on. (Made here, not by Tensor._make: this runs once per op, and the call
+    saved is a fair part of an op's cost on small arrays. A new Tensor slot must be set here.)"""
+    t = _new(Tensor)
+    t.data = out if out.__class__ is _ndarray else np.asarray(out)
+    t._seq = _next_seq()
+    if needs_grad and (scope := _mode.recording) is not False:
+        t._op, t._inputs, t._args, t._kw = op, inputs, args, kw
+        t._rg = True
+        t._scope = scope
+    else:
+        t._op = t._inputs = t._args = t._kw = t._scope = None
+        t._rg = False
+    if _trace is not None:  # detect_anomaly or strict_broadcasting is on in some thread
+        _trace(op, args, t)
+    return t
 
 def _constant(x, op_name):
     if isinstance(x, (str, bytes)) or x is None:
@@ -185,32 +240,18 @@ def unbroadcast(g, shape):
 
 
 # -- the backward pass -------------------------------------------------------------------
-_by_seq = operator.attrgetter('_seq')  # a C-level sort key: the sort runs on every backward
+# The pass visits nodes in reverse creation order (``_seq``), a topological order: an op's
+# output is always created after its inputs. A heap of the nodes that have received a
+# gradient but not yet passed it on yields the newest first, so that the graph is walked
+# once, without recursion and without a separate sort.
+_heappush, _heappop = heapq.heappush, heapq.heappop
 
 
-def toposort(roots):
-    """Tensors that require grad and are reachable from ``roots``, outputs first.
-
-    Iterative (no recursion limit); sorted by creation order, which is topological.
-    """
-    seen = set(roots)
-    stack = list(roots)
-    pop, push, mark = stack.pop, stack.append, seen.add
-    while stack:
-        t = pop()
-        inputs = t._inputs
-        if inputs is None:
-            if t._op is not None:
-                raise RuntimeError(
-                    f"backward through the graph a second time: the arrays saved by '{t._op.name}' were "
-                    "released by the first backward. Pass retain_graph=True to the first backward "
-                    "(or ag.grad) if you need to backpropagate twice.")
-            continue
-        for x in inputs:
-            if isinstance(x, Tensor) and x._rg and x not in seen:
-                mark(x)
-                push(x)
-    return sorted(seen, key=_by_seq, reverse=True)
+def _released(t):
+    return RuntimeError(
+        f"backward through the graph a second time: the arrays saved by '{t._op.name}' were "
+        "released by the first backward. Pass retain_graph=True to the first backward "
+        "(or ag.grad) if you need to backpropagate twice.")
 
 
 def _root_grad(root, grad):
@@ -261,19 +302,21 @@ def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
         if not r._rg:
             raise RuntimeError("backward: the output does not require grad and has no graph; "
                                "did an input have requires_grad=True, and was this outside no_grad()?")
-    order = toposort(roots)
-    grads = {}
+    grads, heap = {}, []
     for r, g in zip(roots, root_grads):
-        grads[r] = g if r not in grads else grads[r] + g
+        if r in grads:
+            grads[r] = grads[r] + g
+        else:
+            grads[r] = g
+            _heappush(heap, (-r._seq, r))
     found = {}
     pop, get = grads.pop, grads.get
     saved_mode = _mode.enabled  # as set_grad_enabled(create_graph), without a context manager's cost
-    _mode.enabled = create_graph
+    _mode.set(create_graph, _mode.scope)
     try:
-        for t in order:
-            g = pop(t, None)
-            if g is None:  # every rule into t returned None (no dependence)
-                continue
+        while heap:
+            t = _heappop(heap)[1]
+            g = pop(t)
             if t._hooks:
                 for hook in tuple(t._hooks):
                     replaced = hook(g)
@@ -292,6 +335,8 @@ def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
             if op is None:
                 continue
             inputs = t._inputs
+            if inputs is None:
+                raise _released(t)
             if create_graph:  # run the rules on Tensors: the gradient becomes a graph
                 args, ans = inputs, t
             else:
@@ -300,17 +345,21 @@ def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
             for i, x in enumerate(inputs):
                 if isinstance(x, Tensor) and x._rg:
                     gx = vjps[i](g, ans, *args, **kw) if kw else vjps[i](g, ans, *args)
-                    if gx is None:
+                    if gx is None:  # no dependence on this input
                         continue
                     if gx.shape != x.data.shape:
                         gx = unbroadcast(gx, x.data.shape)
                     prev = get(x)
-                    grads[x] = gx if prev is None else prev + gx
+                    if prev is None:
+                        grads[x] = gx
+                        _heappush(heap, (-x._seq, x))
+                    else:
+                        grads[x] = prev + gx
             gx = prev = None  # so that the check for a sole owner above sees only the dict's reference
             if not retain_graph:  # free what the op saved, now that its gradient is out
                 t._inputs = t._args = None
     finally:
-        _mode.enabled = saved_mode
+        _mode.set(saved_mode, _mode.scope)
     return found
 
 

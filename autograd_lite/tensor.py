@@ -56,20 +56,27 @@ class Tensor:
     >>> x.grad
     array([[2., 4.]])
     """
-    # A new slot must be set in _make and in Primitive.__call__ (which makes op results itself).
-    __slots__ = ('data', 'grad', 'name', '_rg', '_op', '_inputs', '_args', '_kw', '_seq',
-                 '_retain', '_hooks', '_scope', '__weakref__')
+    # Every op result sets these slots (in _make and in engine._result, which makes op
+    # results itself: a new slot must be set in both).
+    __slots__ = ('data', '_rg', '_op', '_inputs', '_args', '_kw', '_seq', '_scope',
+                 '__dict__', '__weakref__')
+    # Set on few tensors (leaves, named or hooked ones), so stored only when set: an op result
+    # reads these class defaults and costs fewer writes, which is much of an op's cost on
+    # small arrays.
+    grad = None
+    name = None
+    _hooks = None
+    _retain = False
     # ndarray @ Tensor, ndarray + Tensor, ...: make NumPy defer to our reflected
     # operators instead of building an object array of Tensors.
     __array_ufunc__ = None
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
         self.data = _to_array(data, dtype)
-        self.grad = None
-        self.name = name
+        if name is not None:
+            self.name = name
         self._rg = False
-        self._op = self._inputs = self._args = self._kw = self._hooks = self._scope = None
-        self._retain = False
+        self._op = self._inputs = self._args = self._kw = self._scope = None
         self._seq = _next_seq()
         if requires_grad:
             self.requires_grad = True
@@ -79,8 +86,7 @@ class Tensor:
         """Fast constructor for op results: no validation (the op produced an array)."""
         t = object.__new__(cls)
         t.data = data if data.__class__ is np.ndarray else np.asarray(data)
-        t.grad = t.name = t._hooks = t._scope = None
-        t._retain = False
+        t._scope = None
         t._op, t._inputs, t._args, t._kw = op, inputs, args, kw
         t._rg = op is not None
         t._seq = _next_seq()

@@ -121,7 +121,7 @@ def test_run_writes_json_with_every_contestant_checked(tmp_path, capsys, monkeyp
 # -- the hot path's shortcuts keep the engine's invariants ------------------------------------
 def _every_slot_set(t):
     import autograd_lite as ag
-    names = [n for n in ag.Tensor.__slots__ if n != '__weakref__']
+    names = [n for n in ag.Tensor.__slots__ if n not in ('__weakref__', '__dict__')]
     return [n for n in names if not hasattr(t, n)]
 
 

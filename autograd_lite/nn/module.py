@@ -98,12 +98,13 @@ class Module:
     def __call__(self, *args, **kwargs):
         # Record which modules are running, outermost first, so that each op made in
         # forward knows where it sits (graph drawings group ops by module).
-        old = _mode.scope
-        _mode.scope = (self,) if old is None else old + (self,)
+        mode = _mode
+        old = mode.scope
+        mode.set(mode.enabled, (self,) if old is None else old + (self,))
         try:
             return self.forward(*args, **kwargs)
         finally:
-            _mode.scope = old
+            mode.set(mode.enabled, old)
 
     def __setattr__(self, name, value):
         if isinstance(value, (list, tuple, dict, Parameter)):
