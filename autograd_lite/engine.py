@@ -109,11 +109,16 @@ class Primitive:
     ``vjps[i](g, ans, *inputs, **static)`` returns the gradient for input i, given the
     upstream gradient ``g`` (shape of the output) and the output ``ans``. ``explain``
     (optional) turns a NumPy error in the forward into a message naming the op and shapes.
+    ``broadcasts``: the forward may broadcast inputs against each other, so the engine sums
+    each gradient back to its input's shape (:func:`unbroadcast`). False only for ops whose
+    rules always return their input's shape (elementwise functions of one input, matmul):
+    then the engine skips the shape test.
     """
-    __slots__ = ('name', 'fwd', 'vjps', 'explain')
+    __slots__ = ('name', 'fwd', 'vjps', 'explain', 'broadcasts')
 
-    def __init__(self, name, fwd, vjps, explain=None):
+    def __init__(self, name, fwd, vjps, explain=None, broadcasts=True):
         self.name, self.fwd, self.vjps, self.explain = name, fwd, vjps, explain
+        self.broadcasts = broadcasts
 
     def __repr__(self):
         return f"<primitive {self.name}>"
@@ -231,8 +236,10 @@ def unbroadcast(g, shape):
     if g.shape == shape:
         return g
     extra = g.ndim - len(shape)
-    if extra:
-        g = g.sum(axis=tuple(range(extra)))
+    if extra:  # leading axes that broadcasting added (a bias added to every row: one axis)
+        g = g.sum(axis=0 if extra == 1 else tuple(range(extra)))
+        if g.shape == shape:
+            return g
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
     if axes:
         g = g.sum(axis=axes, keepdims=True)
@@ -341,13 +348,13 @@ def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
                 args, ans = inputs, t
             else:
                 args, ans = t._args, t.data
-            vjps, kw = op.vjps, t._kw
+            vjps, kw, broadcasts = op.vjps, t._kw, op.broadcasts
             for i, x in enumerate(inputs):
                 if isinstance(x, Tensor) and x._rg:
                     gx = vjps[i](g, ans, *args, **kw) if kw else vjps[i](g, ans, *args)
                     if gx is None:  # no dependence on this input
                         continue
-                    if gx.shape != x.data.shape:
+                    if broadcasts and gx.shape != x.data.shape:
                         gx = unbroadcast(gx, x.data.shape)
                     prev = get(x)
                     if prev is None:

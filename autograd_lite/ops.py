@@ -20,13 +20,14 @@ def primitive(name, fwd, *vjps, explain=None):
 
 
 def unary(name, fwd, vjp):
-    """An elementwise function of one input, without static arguments (a faster call)."""
-    return Unary(name, fwd, (vjp,))
+    """An elementwise function of one input, without static arguments (a faster call);
+    its gradient has the input's shape, so the engine need not unbroadcast it."""
+    return Unary(name, fwd, (vjp,), broadcasts=False)
 
 
-def binary(name, fwd, vjp_x, vjp_y, explain=None):
+def binary(name, fwd, vjp_x, vjp_y, explain=None, broadcasts=True):
     """An op of two inputs, without static arguments (a faster call)."""
-    return Binary(name, fwd, (vjp_x, vjp_y), explain)
+    return Binary(name, fwd, (vjp_x, vjp_y), explain, broadcasts)
 
 
 # -- elementwise arithmetic ---------------------------------------------------------------
@@ -180,7 +181,8 @@ def _matmul_grad_b(g, ans, a, b):
     return unbroadcast(a2.swapaxes(-1, -2) @ g2, b2.shape).reshape(b.shape)
 
 
-matmul = binary('matmul', np.matmul, _matmul_grad_a, _matmul_grad_b, explain=_matmul_explain)
+matmul = binary('matmul', np.matmul, _matmul_grad_a, _matmul_grad_b, explain=_matmul_explain,
+                broadcasts=False)  # its rules return each input's shape themselves
 
 
 # -- reductions ----------------------------------------------------------------------------
@@ -258,9 +260,9 @@ def _extreme_grad(g, ans, x, axis, keepdims):
 
 
 def _logsumexp_fwd(x, axis=None, keepdims=False):
-    m = np.max(x, axis=axis, keepdims=True)
+    m = np.maximum.reduce(x, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)  # rows of -inf stay -inf instead of becoming NaN
-    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    out = np.log(np.add.reduce(np.exp(x - m), axis=axis, keepdims=True)) + m
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
@@ -268,22 +270,24 @@ def _logsumexp_grad(g, ans, x, axis, keepdims):
     return _kept(g, x, axis, keepdims) * exp.on_any(x - _kept(ans, x, axis, keepdims))
 
 
-sum = _reduction('sum', np.sum, _sum_grad)
+# np.sum, np.max and np.min are Python wrappers that call these ufunc reductions with the same
+# arguments; on small arrays the wrapper costs more than the arithmetic.
+sum = _reduction('sum', np.add.reduce, _sum_grad)
 mean = _reduction('mean', _mean_fwd, _mean_grad)
-max = _reduction('max', np.max, _extreme_grad)
-min = _reduction('min', np.min, _extreme_grad)
+max = _reduction('max', np.maximum.reduce, _extreme_grad)
+min = _reduction('min', np.minimum.reduce, _extreme_grad)
 logsumexp = _reduction('logsumexp', _logsumexp_fwd, _logsumexp_grad)
 
 
 # -- softmax family ------------------------------------------------------------------------------
 def _softmax_fwd(x, axis=-1):
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
+    e = np.exp(x - np.maximum.reduce(x, axis=axis, keepdims=True))
+    return e / np.add.reduce(e, axis=axis, keepdims=True)
 
 
 def _log_softmax_fwd(x, axis=-1):
-    shifted = x - np.max(x, axis=axis, keepdims=True)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    shifted = x - np.maximum.reduce(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
 
 
 _softmax = primitive('softmax', _softmax_fwd,
