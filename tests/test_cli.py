@@ -45,7 +45,7 @@ def test_iris_default_run_end_to_end(tmp_path, capsys):
     assert matrix.shape == (3, 3) and matrix.sum() == 30 and (matrix.sum(axis=1) == 10).all()
     assert metrics['gradient_check']['hand_vs_autograd']['ok'] is True
     # the files
-    assert (out / 'graph.txt').read_text().count('matmul') >= 2
+    assert (out / 'graph.txt').read_text().count('linear') >= 2
     picture = 'graph.svg' if ag.viz.display.dot_available() else 'graph.dot'
     assert (out / picture).stat().st_size > 0
     curve = (out / 'loss.csv').read_text().splitlines()

@@ -29,6 +29,74 @@ def _reduced(losses, reduction):
     return {'mean': losses.mean(), 'sum': losses.sum(), 'none': losses}[reduction]
 
 
+# -- linear --------------------------------------------------------------------------------------
+LINEAR_SHAPES = [((4,), (4, 3)), ((5, 4), (4, 3)), ((2, 5, 4), (4, 3)), ((1, 1), (1, 1))]
+
+
+@pytest.mark.parametrize('x_shape, w_shape', LINEAR_SHAPES)
+def test_linear_is_matmul_plus_bias_bit_for_bit_with_the_same_gradients(x_shape, w_shape):
+    rng = _rng(1)
+    x, w, b = (ag.Tensor(rng.normal(size=s), requires_grad=True) for s in (x_shape, w_shape, w_shape[1:]))
+    fused = F.linear(x, w, b)
+    assert fused.op_name == 'linear' and fused.shape == x_shape[:-1] + w_shape[1:]
+    upstream = rng.normal(size=fused.shape)
+    fused.backward(upstream)
+    grads = [t.grad for t in (x, w, b)]
+    for t in (x, w, b):
+        t.grad = None
+    two_ops = x @ w + b
+    two_ops.backward(upstream)
+    np.testing.assert_array_equal(fused.data, two_ops.data)
+    for g, t in zip(grads, (x, w, b)):
+        if len(x_shape) <= 2:
+            np.testing.assert_array_equal(g, t.grad)
+        else:  # the weight's gradient sums over the batch in another order: equal to rounding
+            np.testing.assert_allclose(g, t.grad, rtol=1e-14, atol=1e-15)
+    assert ag.gradcheck(F.linear, [x, w, b], **TIGHT)
+    assert ag.gradgradcheck(lambda x, w, b: F.linear(x, w, b) ** 2, [x, w, b], **TIGHT)
+
+
+def test_linear_without_bias_is_a_matmul_and_promotes_dtypes_as_numpy():
+    x = ag.Tensor(np.ones((2, 3), dtype=np.float32), requires_grad=True)
+    w = ag.Tensor(np.ones((3, 4)), requires_grad=True)
+    assert F.linear(x, w).op_name == 'matmul'
+    b32 = ag.Tensor(np.ones(4, dtype=np.float32), requires_grad=True)
+    out = F.linear(x, w, b32)  # float32 @ float64 + float32: float64, as x @ w + b gives
+    assert out.dtype == np.float64 and out.dtype == (x @ w + b32).dtype
+    column_bias = ag.Tensor(np.ones((2, 1)), requires_grad=True)  # broadcasts over the columns
+    out = F.linear(x, w, column_bias)
+    out.sum().backward()
+    np.testing.assert_array_equal(column_bias.grad, [[4.0], [4.0]])
+
+
+def test_linear_matches_pytorch_with_the_weight_transposed():
+    torch = pytest.importorskip('torch')
+    rng = _rng(2)
+    x0, w0, b0 = rng.normal(size=(6, 4)), rng.normal(size=(4, 3)), rng.normal(size=3)
+    x, w, b = (ag.Tensor(a, requires_grad=True) for a in (x0, w0, b0))
+    (F.linear(x, w, b) ** 2).sum().backward()
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x0, w0.T.copy(), b0))
+    (torch.nn.functional.linear(xt, wt, bt) ** 2).sum().backward()
+    np.testing.assert_allclose(x.grad, xt.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(w.grad, wt.grad.numpy().T, rtol=1e-12)
+    np.testing.assert_allclose(b.grad, bt.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize('x_shape, w_shape, b_shape, message', [
+    ((5, 3), (4, 3), (3,), r"^linear: input of shape \(5, 3\) does not fit weight of shape \(4, 3\): the input's "
+                           r"last dimension must be in_features = 4; a weight of shape \(3, 4\) would fit: is it transposed"),
+    ((5, 2), (4, 3), (3,), r"^linear: input of shape \(5, 2\) does not fit weight of shape \(4, 3\): the input's "
+                           r"last dimension must be in_features = 4\n"),
+    ((5, 4), (4,), (3,), r"^linear: weight must be 2-D, \(in_features, out_features\), got shape \(4,\)"),
+    ((5, 4), (4, 3), (4,), r"^linear: bias of shape \(4,\) does not broadcast to the output's shape \(5, 3\); "
+                           r"give it shape \(3,\)"),
+])
+def test_linear_says_which_operand_does_not_fit(x_shape, w_shape, b_shape, message):
+    x, w, b = (ag.Tensor(np.ones(s)) for s in (x_shape, w_shape, b_shape))
+    with pytest.raises(ag.ShapeError, match=message):
+        F.linear(x, w, b)
+
+
 # -- cross-entropy ------------------------------------------------------------------------------
 @pytest.mark.parametrize('reduction', REDUCTIONS)
 def test_cross_entropy_with_labels_matches_the_formula_and_finite_differences(reduction):

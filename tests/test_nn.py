@@ -127,18 +127,18 @@ def test_call_records_the_running_modules_on_each_op():
     b = Block()
     out = b(ag.Tensor(np.ones((4, 3))))
     assert engine._mode.scope is None  # restored after the call
-    assert out._scope == (b, b.heads['a'])  # the last op is the head's bias add
-    matmul_of_fc = out
-    while matmul_of_fc._scope != (b, b.fc):
-        matmul_of_fc = next(x for x in matmul_of_fc._inputs if isinstance(x, ag.Tensor) and x._op is not None)
-    assert matmul_of_fc.op_name in ('add', 'matmul')
-    scaled = next(x for x in b.extra[0](ag.Tensor(np.ones((1, 2))))._inputs if isinstance(x, ag.Tensor))
-    assert scaled._scope == (b.extra[0],)
+    assert out._scope == (b, b.heads['a'])  # the last op is the head's linear
+    op_of_fc = out
+    while op_of_fc._scope != (b, b.fc):
+        op_of_fc = next(x for x in op_of_fc._inputs if isinstance(x, ag.Tensor) and x._op is not None)
+    assert op_of_fc.op_name == 'linear'
+    alone = b.extra[0](ag.Tensor(np.ones((1, 2))))  # a module called on its own is the outermost
+    assert alone._scope == (b.extra[0],) and alone._inputs[0]._scope is None
 
 
 def test_scope_is_restored_when_forward_raises():
     layer = nn.Linear(4, 2)
-    with pytest.raises(ag.ShapeError, match=r"matmul: shapes \(3, 5\) and \(4, 2\)"):
+    with pytest.raises(ag.ShapeError, match=r"linear: input of shape \(3, 5\) does not fit weight of shape \(4, 2\)"):
         layer(ag.Tensor(np.ones((3, 5))))
     assert engine._mode.scope is None
 

@@ -173,8 +173,8 @@ def test_collapse_draws_each_layer_as_one_node():
                                                  ['Sigmoid 1', '(130, 8) -> (130, 8)'],
                                                  ['Linear 2', '(130, 8) -> (130, 3)']]
     assert modules['m0'][2] == f"0.weight (4, 8)  grad norm {np.linalg.norm(net.linears[0].weight.grad):.3g}"
-    assert modules['m0'][-1] == 'matmul, add' and all(v['shape'] == 'box3d' for k, v in nodes.items() if k[0] == 'm')
-    assert not any(lines(v['label'])[0] == 'matmul' for v in nodes.values())
+    assert modules['m0'][-1] == 'linear' and all(v['shape'] == 'box3d' for k, v in nodes.items() if k[0] == 'm')
+    assert not any(lines(v['label'])[0] == 'linear' for v in nodes.values())
     x_id = next(k for k, v in nodes.items() if v['label'].startswith('X'))
     loss_id = next(k for k, v in nodes.items() if v['label'].startswith('cross_entropy'))
     assert [e for e in edges if not e[0].endswith('c1')] == [(x_id, 'm0'), ('m0', 'm1'), ('m1', 'm2'), ('m2', loss_id)]
@@ -293,9 +293,10 @@ def test_listing_shows_modules_data_and_constants():
     out = model(ag.Tensor(np.ones((1, 4)), name='x'))
     text = graph_listing(out * np.ones((1, 3), dtype=bool), show_data=True)
     assert '%2 fc2.weight = parameter (8, 3) float64' in text
-    assert re.search(r"%5 = matmul\(%4 x \(1, 4\), %0 fc1.weight \(4, 8\)\) -> \(1, 8\) +# in Linear fc1$", text, re.M)
-    assert re.search(r"= tanh\(%6 \(1, 8\)\) -> \(1, 8\) +# in TwoLayer$", text, re.M)
-    assert re.search(r"%10 = mul\(%9 \(1, 3\), \[\[True, True, True\]\]\) -> \(1, 3\) +# data \[\[", text, re.M)
+    assert re.search(r"%5 = linear\(%4 x \(1, 4\), %0 fc1.weight \(4, 8\), %1 fc1.bias \(8,\)\) -> \(1, 8\) +# in Linear fc1$",
+                     text, re.M)
+    assert re.search(r"= tanh\(%5 \(1, 8\)\) -> \(1, 8\) +# in TwoLayer$", text, re.M)
+    assert re.search(r"%8 = mul\(%7 \(1, 3\), \[\[True, True, True\]\]\) -> \(1, 3\) +# data \[\[", text, re.M)
 
 
 # -- rendering -------------------------------------------------------------------------------------
@@ -316,7 +317,7 @@ def test_render_svg_is_a_valid_svg_with_every_node(tmp_path):
     texts = [t.text for t in root.iter(SVG + 'text')]
     assert 'fc1.weight' in texts and f"grad norm {np.linalg.norm(model.fc1.weight.grad):.3g}" in texts
     links = [a.get('{http://www.w3.org/1999/xlink}title') for a in root.iter(SVG + 'a')]
-    assert '%5 = matmul(%4 x (5, 4), %0 fc1.weight (4, 8)) -> (5, 8)' in links
+    assert '%5 = linear(%4 x (5, 4), %0 fc1.weight (4, 8), %1 fc1.bias (8,)) -> (5, 8)' in links
 
 
 @needs_dot

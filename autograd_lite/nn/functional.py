@@ -6,6 +6,9 @@ raise a ShapeError (a ValueError) naming both, instead of letting NumPy broadcas
 every target. ``reduction`` is 'mean' (default), 'sum' or 'none' (one loss per element,
 or per row for cross-entropy).
 
+``linear`` is ``x @ weight + bias`` as one primitive (one graph node instead of two),
+the layer :class:`~autograd_lite.nn.Linear` uses.
+
 The hot losses are primitives with the gradient beside the forward (one graph node,
 the gradient in closed form): cross-entropy on integer labels, whose gradient is
 ``(softmax(x) - onehot(y)) / N``; binary cross-entropy on logits, ``sigmoid(x) - y``;
@@ -110,6 +113,59 @@ def _scores_shape(op, input):
 
 def _eye_rows(labels, num_classes, dtype):
     return np.eye(num_classes, dtype=dtype)[labels]
+
+
+# -- linear ---------------------------------------------------------------------------------------
+def _linear_fwd(x, weight, bias):
+    if weight.ndim != 2:
+        raise ValueError("weight is not 2-D")  # (explained by _linear_explain)
+    out = np.matmul(x, weight)
+    if bias.dtype == out.dtype and bias.shape == out.shape[-1:]:
+        out += bias  # the product is a new array: add in place, one array fewer
+        return out
+    return out + bias  # another dtype or shape: NumPy's promotion and broadcasting decide
+
+
+def _linear_grad_weight(g, ans, x, weight, bias):
+    if x.ndim == 2:
+        return x.T @ g
+    # rows of every leading dimension (or the single row of a 1-D input) contribute alike
+    n_in, n_out = weight.shape
+    return x.reshape((-1, n_in)).T @ g.reshape((-1, n_out))
+
+
+def _linear_explain(x, weight, bias):
+    sx, sw, sb = np.shape(x), np.shape(weight), np.shape(bias)
+    if len(sw) != 2:
+        return f"linear: weight must be 2-D, (in_features, out_features), got shape {sw}"
+    if len(sx) == 0 or sx[-1] != sw[0]:
+        fix = (f"; a weight of shape {sw[::-1]} would fit: is it transposed (PyTorch stores "
+               "(out_features, in_features))?" if len(sx) and sx[-1] == sw[1] else "")
+        return (f"linear: input of shape {sx} does not fit weight of shape {sw}: the input's last "
+                f"dimension must be in_features = {sw[0]}{fix}")
+    return (f"linear: bias of shape {sb} does not broadcast to the output's shape {sx[:-1] + sw[1:]}; "
+            f"give it shape ({sw[1]},)")
+
+
+# The bias's gradient is g itself: the engine sums it over the rows (unbroadcast).
+_linear = Primitive('linear', _linear_fwd, (
+    lambda g, ans, x, weight, bias: g @ weight.T,
+    _linear_grad_weight,
+    lambda g, ans, x, weight, bias: g,
+), _linear_explain)
+
+
+def linear(input, weight, bias=None):
+    """``input @ weight + bias``: (..., in_features) -> (..., out_features), one graph node.
+
+    ``weight`` is (in_features, out_features), as :class:`~autograd_lite.nn.Linear` keeps
+    it and as hand-written NumPy code writes ``X @ W + b`` (PyTorch's ``F.linear`` takes
+    the transpose). ``bias`` is (out_features,) or None. Same values and gradients as
+    ``input @ weight + bias``, with one node and one array fewer.
+    """
+    if bias is None:
+        return ops.matmul(input, weight)
+    return _linear(input, weight, bias)
 
 
 # -- cross-entropy ------------------------------------------------------------------------------
@@ -321,5 +377,5 @@ def one_hot(labels, num_classes=None, dtype=np.float64):
     return Tensor(_eye_rows(arr, num_classes, dtype))
 
 
-__all__ = ['cross_entropy', 'nll_loss', 'binary_cross_entropy', 'binary_cross_entropy_with_logits',
+__all__ = ['linear', 'cross_entropy', 'nll_loss', 'binary_cross_entropy', 'binary_cross_entropy_with_logits',
            'mse_loss', 'one_hot', 'sigmoid', 'tanh', 'relu', 'softmax', 'log_softmax']
