@@ -40,15 +40,21 @@ def _reduce(losses, reduction):
     """Works on ndarrays (inside forwards) and Tensors alike."""
     if reduction == 'none':
         return losses
-    if reduction == 'sum':
-        return losses.sum()
     if isinstance(losses, Tensor):
-        return losses.mean()
-    return losses.sum() / losses.size  # NumPy's mean() is Python code, slow for small arrays
+        return losses.sum() if reduction == 'sum' else losses.mean()
+    # np.add.reduce is what ndarray.sum() calls through a Python wrapper (and mean() is
+    # Python code too): on small arrays the wrappers cost more than the sum
+    total = np.add.reduce(losses, axis=None)
+    return total if reduction == 'sum' else total / losses.size
+
+
+def _shape(x):
+    """The shape of a Tensor, an array or anything np.shape understands (lists)."""
+    return x.shape if isinstance(x, (Tensor, np.ndarray)) else np.shape(x)
 
 
 def _check_same_shape(op, input, target):
-    a, b = np.shape(_value(input)), np.shape(_value(target))
+    a, b = _shape(input), _shape(target)
     if a == b:
         return
     message = f"{op}: input has shape {a} but target has shape {b}; they must be equal"
@@ -69,6 +75,9 @@ def _warn_if_made_by(x, op_name, op, advice):
         warnings.warn(f"{op}: the input is the output of {op_name}; {advice}", stacklevel=3)
 
 
+_UNSIGNED = {n: np.dtype(f'u{n}') for n in (1, 2, 4, 8)}  # by itemsize
+
+
 def _integer_labels(op, labels, num_classes=None):
     """``labels`` as an integer ndarray, each in [0, num_classes) (num_classes None: >= 0)."""
     arr = np.asarray(_value(labels))
@@ -76,8 +85,8 @@ def _integer_labels(op, labels, num_classes=None):
         raise TypeError(f"{op}: class labels must be integers, got dtype {arr.dtype} with shape {arr.shape}; "
                         "convert them, e.g. labels.astype(int)")
     if arr.size and num_classes is not None:
-        # One pass: viewed as unsigned, a negative label is huge, so max() catches both ends.
-        bad = arr.view(f'u{arr.dtype.itemsize}').max() >= num_classes
+        # One pass: viewed as unsigned, a negative label is huge, so the max catches both ends.
+        bad = np.maximum.reduce(arr.view(_UNSIGNED[arr.dtype.itemsize]), axis=None) >= num_classes
     else:
         bad = arr.size and arr.min() < 0
     if bad:
@@ -104,7 +113,7 @@ def _row_labels(op, labels, input_shape):
 
 
 def _scores_shape(op, input):
-    shape = np.shape(_value(input))
+    shape = _shape(input)
     if len(shape) != 2:
         raise ShapeError(f"{op}: input must be scores of shape (N, C), got shape {shape}; "
                          "for a single sample use x.reshape(1, -1)")
@@ -272,7 +281,7 @@ def cross_entropy(input, target, reduction='mean'):
     shape = _scores_shape('cross_entropy', input)
     _warn_if_made_by(input, 'softmax', 'cross_entropy',
                      "cross_entropy applies softmax itself and wants raw scores (logits): drop the softmax")
-    if np.shape(_value(target)) == shape:
+    if _shape(target) == shape:
         losses = -(ops.log_softmax(input, axis=1) * target).sum(axis=1)
         return _reduce(losses, reduction)
     labels = _row_labels('cross_entropy', target, shape)

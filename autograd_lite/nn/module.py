@@ -98,13 +98,17 @@ class Module:
     def __call__(self, *args, **kwargs):
         # Record which modules are running, outermost first, so that each op made in
         # forward knows where it sits (graph drawings group ops by module).
+        # (The grad mode's fields are set directly, as _GradMode.set would: this runs per
+        # layer per step, and a forward restores any mode it changes before returning.)
         mode = _mode
-        old = mode.scope
-        mode.set(mode.enabled, (self,) if old is None else old + (self,))
+        old, old_recording = mode.scope, mode.recording
+        scope = mode.scope = (self,) if old is None else old + (self,)
+        if old_recording is not False:
+            mode.recording = scope
         try:
             return self.forward(*args, **kwargs)
         finally:
-            mode.set(mode.enabled, old)
+            mode.scope, mode.recording = old, old_recording
 
     def __setattr__(self, name, value):
         if isinstance(value, (list, tuple, dict, Parameter)):
