@@ -324,23 +324,26 @@ def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
         while heap:
             t = _heappop(heap)[1]
             g = pop(t)
-            if t._hooks:
-                for hook in tuple(t._hooks):
-                    replaced = hook(g)
-                    if replaced is not None:
-                        g = replaced
             op = t._op
-            if wanted is not None:
-                if t in wanted:
-                    found[t] = g
-            elif op is None or t._retain:
-                if create_graph:
-                    _accumulate(t, g.data)
-                else:  # (the count is taken before g is also an argument of the call)
-                    fresh = g.__class__ is _ndarray and g.base is None and _getrefcount(g) <= _SOLE
-                    _accumulate(t, g, fresh)
-            if op is None:
-                continue
+            # Most nodes are op results with no hooks in a backward(): one test passes them on.
+            # (retain_grad() gives a tensor a hook list, possibly empty, to land here too.)
+            if op is None or t._hooks is not None or wanted is not None:
+                if t._hooks:
+                    for hook in tuple(t._hooks):
+                        replaced = hook(g)
+                        if replaced is not None:
+                            g = replaced
+                if wanted is not None:
+                    if t in wanted:
+                        found[t] = g
+                elif op is None or t._retain:
+                    if create_graph:
+                        _accumulate(t, g.data)
+                    else:  # (the count is taken before g is also an argument of the call)
+                        fresh = g.__class__ is _ndarray and g.base is None and _getrefcount(g) <= _SOLE
+                        _accumulate(t, g, fresh)
+                if op is None:
+                    continue
             inputs = t._inputs
             if inputs is None:
                 raise _released(t)

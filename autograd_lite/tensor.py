@@ -166,6 +166,8 @@ class Tensor:
     def retain_grad(self):
         """Keep this intermediate's gradient in ``.grad`` after backward."""
         self._retain = True
+        if self._hooks is None:  # the backward pass looks closer at tensors with a hook list
+            self._hooks = []
         return self
 
     def zero_grad(self):
