@@ -324,6 +324,64 @@ def test_no_grad_is_per_thread():
         worker.join(5)
 
 
+# -- the short entry points of one- and two-input ops --------------------------------------------------------
+@pytest.mark.parametrize('other', [
+    [1.0, 2.0, 3.0],                 # a list: converted to float64, as Tensor() would
+    np.int32(2),                     # a NumPy scalar type the short path does not take
+    np.array([1, 2, 3]),             # an integer array: a constant, promoted by NumPy
+    2.5, True, np.float64(2.0),
+])
+def test_binary_ops_take_every_kind_of_operand_on_either_side(other):
+    x = leaf(3)
+    expected = x.data * np.asarray(other, dtype=np.float64 if isinstance(other, list) else None)
+    for out in (x * other, other * x, ag.ops.mul(x, other), ag.ops.mul(other, x)):
+        np.testing.assert_array_equal(out.data, expected)
+        assert out.op_name == 'mul' and out.requires_grad
+    (x * other).sum().backward()
+    np.testing.assert_array_equal(x.grad, np.broadcast_to(np.asarray(other, dtype=np.float64), (3,)))
+
+
+def test_ops_on_subclasses_and_plain_values_record_as_on_tensors():
+    p = ag.nn.Parameter(np.array([0.5, -1.0]))  # a Tensor subclass
+    out = ag.tanh(p) + p
+    assert out.op_name == 'add' and out._inputs[0].op_name == 'tanh' and out._inputs[1] is p
+    out.sum().backward()
+    np.testing.assert_allclose(p.grad, 1 - np.tanh(p.data) ** 2 + 1)
+    plain = ag.tanh([0.5, 1.0])  # no Tensor at all: a result without a graph
+    assert isinstance(plain, Tensor) and not plain.requires_grad and plain.op_name is None
+    with pytest.raises(TypeError, match="tanh: expected a Tensor, number or array, got str 'a'"):
+        ag.tanh('a')
+    with pytest.raises(TypeError, match="mul: expected a Tensor, number or array, got NoneType None"):
+        p * None
+
+
+def test_ops_that_never_broadcast_still_get_gradients_of_their_input_shapes():
+    x, w = leaf(5, 3), leaf(3)  # matmul of a matrix and a vector: its rules reshape themselves
+    y = ag.tanh(x @ w)
+    assert not ag.ops.tanh.broadcasts and not ag.ops.matmul.broadcasts and ag.ops.add.broadcasts
+    y.sum().backward()
+    assert x.grad.shape == (5, 3) and w.grad.shape == (3,)
+    assert ag.gradcheck(lambda x, w: ag.tanh(x @ w), [x, w])
+
+
+def test_modules_record_their_scope_only_while_recording():
+    class Half(ag.nn.Module):
+        def forward(self, x):
+            with ag.no_grad():
+                frozen = x * 2.0  # no graph inside no_grad, in a module as anywhere
+            return x * 0.5, frozen
+
+    half = Half()
+    x = leaf(2)
+    out, frozen = half(x)
+    assert out._scope == (half,) and frozen._op is None and frozen._scope is None
+    assert ag.engine._mode.scope is None and ag.engine._mode.recording is None
+    with ag.no_grad():
+        out, _ = half(x)
+        assert ag.engine._mode.recording is False
+    assert out._op is None and ag.engine._mode.recording is None
+
+
 # -- no work for inputs that need no gradient ------------------------------------------------------------------
 def test_rules_are_not_called_for_inputs_that_do_not_require_grad():
     calls = []
