@@ -351,9 +351,13 @@ def _mse_fwd(x, y, reduction):
 
 
 def _mse_grad(g, ans, x, y, reduction):
-    # d mean((x - y)^2) / dx = 2 (x - y) / size
-    scale = 2 * g / x.size if reduction == 'mean' else 2 * g
-    return (x - y) * scale
+    # d mean((x - y)^2) / dx = 2 (x - y) / size. The factor is a Python number, so that on
+    # arrays it costs no 0-d array op; *= is in place on the new difference (on Tensors,
+    # under create_graph, it makes a new node).
+    d = x - y
+    d *= 2.0 / x.size if reduction == 'mean' else 2.0
+    d *= g
+    return d
 
 
 _mse = Primitive('mse_loss', _mse_fwd, (
