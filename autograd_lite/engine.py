@@ -320,9 +320,15 @@ def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
     pop, get = grads.pop, grads.get
     saved_mode = _mode.enabled  # as set_grad_enabled(create_graph), without a context manager's cost
     _mode.set(create_graph, _mode.scope)
+    newest = None  # a node newer than every node in the heap: a chain's next node skips the heap
     try:
-        while heap:
-            t = _heappop(heap)[1]
+        while True:
+            if newest is not None:
+                t, newest = newest, None
+            elif heap:
+                t = _heappop(heap)[1]
+            else:
+                break
             g = pop(t)
             op = t._op
             # Most nodes are op results with no hooks in a backward(): one test passes them on.
@@ -360,11 +366,20 @@ def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
                     if broadcasts and gx.shape != x.data.shape:
                         gx = unbroadcast(gx, x.data.shape)
                     prev = get(x)
-                    if prev is None:
-                        grads[x] = gx
-                        _heappush(heap, (-x._seq, x))
-                    else:
+                    if prev is not None:
                         grads[x] = prev + gx
+                        continue
+                    grads[x] = gx
+                    if newest is None:
+                        if heap and heap[0][0] < -x._seq:  # the heap holds a newer node
+                            _heappush(heap, (-x._seq, x))
+                        else:
+                            newest = x
+                    elif x._seq > newest._seq:
+                        _heappush(heap, (-newest._seq, newest))
+                        newest = x
+                    else:
+                        _heappush(heap, (-x._seq, x))
             gx = prev = None  # so that the check for a sole owner above sees only the dict's reference
             if not retain_graph:  # free what the op saved, now that its gradient is out
                 t._inputs = t._args = None
