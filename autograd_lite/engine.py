@@ -153,7 +153,6 @@ class Primitive:
         return self.fwd(*inputs, **static)
 
 
-
 class Unary(Primitive):
     """A primitive of one input and no static arguments (the elementwise functions).
 
@@ -216,6 +215,7 @@ def _result(op, out, inputs, args, kw, needs_grad):
     if _trace is not None:  # detect_anomaly or strict_broadcasting is on in some thread
         _trace(op, args, t)
     return t
+
 
 def _constant(x, op_name):
     if isinstance(x, (str, bytes)) or x is None:

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 import autograd_lite as ag
-from strategies import (NAMED_PAIRS, arrays, axes, broadcastable_pair, matmul_pair, random_array, seeds,
+from strategies import (NAMED_PAIRS, axes, broadcastable_pair, matmul_pair, random_array, seeds,
                         shapes)
 
 

@@ -3,7 +3,6 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
 import warnings
 import xml.etree.ElementTree as ET
 

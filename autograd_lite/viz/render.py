@@ -5,7 +5,6 @@ from pathlib import Path
 
 import graphviz
 
-from ..tensor import Tensor
 from .display import GraphvizWarning, dot_available, warn_missing_dot
 from .dot import to_dot
 from .listing import graph_listing

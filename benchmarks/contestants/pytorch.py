@@ -1,6 +1,5 @@
 """PyTorch on the CPU, one thread, float64: nn.Linear, torch.nn.functional losses,
 torch.optim.SGD, the way its tutorials write a training step."""
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
