@@ -98,17 +98,18 @@ class Module:
     def __call__(self, *args, **kwargs):
         # Record which modules are running, outermost first, so that each op made in
         # forward knows where it sits (graph drawings group ops by module).
-        # (The grad mode's fields are set directly, as _GradMode.set would: this runs per
-        # layer per step, and a forward restores any mode it changes before returning.)
+        # (On entry the grad mode's fields are set directly, as _GradMode.set would: this runs
+        # per layer per step. The exit goes through set(), so that the recorded scope follows
+        # the grad mode as the forward left it.)
         mode = _mode
-        old, old_recording = mode.scope, mode.recording
+        old = mode.scope
         scope = mode.scope = (self,) if old is None else old + (self,)
-        if old_recording is not False:
+        if mode.recording is not False:
             mode.recording = scope
         try:
             return self.forward(*args, **kwargs)
         finally:
-            mode.scope, mode.recording = old, old_recording
+            mode.set(mode.enabled, old)
 
     def __setattr__(self, name, value):
         if isinstance(value, (list, tuple, dict, Parameter)):
