@@ -153,3 +153,16 @@ def test_leaf_gradients_never_alias_each_other_or_what_a_hook_kept():
     (ag.Tensor(np.ones((4, 3))) @ W).sum().backward()
     W.grad += 1.0  # the leaf's gradient is its own, writeable array
     np.testing.assert_array_equal(W.grad, np.full((3, 2), 5.0))
+
+
+def test_per_op_breakdown_runs_and_prints_each_part(capsys, monkeypatch):
+    # the script behind docs/performance.md's cost-per-op figures; no timing is asserted
+    import per_op
+    monkeypatch.setattr(per_op.threads, 'limit', lambda: [])  # leave this session's thread pools alone
+    per_op.main(['--quick'])
+    out = capsys.readouterr().out
+    for part in ('x * 1.0001 (autograd_lite)', 'np.tanh(a) (NumPy)', 'backward',
+                 'NumPy by hand (forward and backward)', 'garbage collector on', 'garbage collector off'):
+        assert part in out
+    import gc
+    assert gc.isenabled()  # the script turns the collector back on after timing without it
