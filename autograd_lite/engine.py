@@ -365,6 +365,15 @@ def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
                         continue
                     if broadcasts and gx.shape != x.data.shape:
                         gx = unbroadcast(gx, x.data.shape)
+                    if x._op is None and x._hooks is None and wanted is None:
+                        # A leaf without hooks: its gradient goes straight into .grad (+= for a
+                        # second use), without a visit of its own.
+                        if create_graph:
+                            _accumulate(x, gx.data)
+                        else:  # (the count is taken before gx is also an argument of the call)
+                            fresh = gx.__class__ is _ndarray and gx.base is None and _getrefcount(gx) <= _SOLE
+                            _accumulate(x, gx, fresh)
+                        continue
                     prev = get(x)
                     if prev is not None:
                         grads[x] = prev + gx
