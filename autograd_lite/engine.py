@@ -320,7 +320,9 @@ def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
     pop, get = grads.pop, grads.get
     saved_mode = _mode.enabled  # as set_grad_enabled(create_graph), without a context manager's cost
     _mode.set(create_graph, _mode.scope)
-    newest = None  # a node newer than every node in the heap: a chain's next node skips the heap
+    # A node newer than every node in the heap waits beside it: a chain's next node (and a
+    # single root) skips the heap.
+    newest = heap.pop()[1] if len(heap) == 1 else None
     try:
         while True:
             if newest is not None:
