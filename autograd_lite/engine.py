@@ -198,6 +198,22 @@ class Binary(Primitive):
         return _result(self, out, (x, y), (a, b), None, needs_grad)
 
 
+
+class Ternary(Primitive):
+    """A primitive of three inputs and no static arguments (``linear``): a shorter call when
+    all three are Tensors, the general path otherwise."""
+    __slots__ = ()
+
+    def __call__(self, x, y, z):
+        if not (isinstance(x, Tensor) and isinstance(y, Tensor) and isinstance(z, Tensor)):
+            return Primitive.__call__(self, x, y, z)
+        a, b, c = x.data, y.data, z.data
+        try:
+            out = self.fwd(a, b, c)
+        except (ValueError, IndexError, TypeError) as exc:
+            raise errors.op_error(self, exc, [a, b, c], {}) from None
+        return _result(self, out, (x, y, z), (a, b, c), None, x._rg or y._rg or z._rg)
+
 def _result(op, out, inputs, args, kw, needs_grad):
     """The Tensor holding an op's result ``out``; a node of the graph when an input needs grad
     and recording is on. (Made here, not by Tensor._make: this runs once per op, and the call

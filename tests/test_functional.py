@@ -69,6 +69,17 @@ def test_linear_without_bias_is_a_matmul_and_promotes_dtypes_as_numpy():
     np.testing.assert_array_equal(column_bias.grad, [[4.0], [4.0]])
 
 
+def test_linear_takes_arrays_and_lists_as_constants():
+    # all three Tensors take the short call; anything else the general path, which converts it
+    w = ag.Tensor(_rng(3).normal(size=(3, 2)), requires_grad=True)
+    x = _rng(4).normal(size=(4, 3))
+    out = F.linear(x, w, [0.5, -0.5])
+    np.testing.assert_array_equal(out.data, x @ w.data + np.array([0.5, -0.5]))
+    assert out.op_name == 'linear' and isinstance(out._inputs[2], np.ndarray)
+    out.sum().backward()
+    np.testing.assert_allclose(w.grad, x.T @ np.ones((4, 2)))
+
+
 def test_linear_matches_pytorch_with_the_weight_transposed():
     torch = pytest.importorskip('torch')
     rng = _rng(2)

@@ -157,7 +157,7 @@ def _linear_explain(x, weight, bias):
 
 
 # The bias's gradient is g itself: the engine sums it over the rows (unbroadcast).
-_linear = Primitive('linear', _linear_fwd, (
+_linear = engine.Ternary('linear', _linear_fwd, (
     lambda g, ans, x, weight, bias: g @ weight.T,
     _linear_grad_weight,
     lambda g, ans, x, weight, bias: g,
