@@ -50,7 +50,9 @@ def _reduce(losses, reduction):
 
 def _shape(x):
     """The shape of a Tensor, an array or anything np.shape understands (lists)."""
-    return x.shape if isinstance(x, (Tensor, np.ndarray)) else np.shape(x)
+    if isinstance(x, Tensor):
+        return x.data.shape  # (not the property: one Python call fewer per loss)
+    return x.shape if isinstance(x, np.ndarray) else np.shape(x)
 
 
 def _check_same_shape(op, input, target):
