@@ -293,11 +293,17 @@ def _root_grad(root, grad):
     return g
 
 
-def _accumulate(t, g, fresh=False):
-    """Add g into t.grad. The first store copies g, so that in-place adds never alias a graph
-    array, unless ``fresh``: g is a new array that nothing but the backward pass can see."""
+def _accumulate(t, g, create_graph):
+    """Add the gradient g (an array, or a Tensor under create_graph) into t.grad.
+
+    The first store is a copy, so that later in-place adds never write into an array of the
+    graph, unless g is a new array that only the caller's one variable holds (most rules
+    return such arrays): then it becomes .grad as it is."""
+    if create_graph:
+        g = g.data
     if t.grad is None:
-        if fresh and g.dtype == t.data.dtype and g.flags.writeable:
+        if (g.__class__ is _ndarray and g.base is None and _getrefcount(g) <= _SOLE
+                and g.dtype == t.data.dtype and g.flags.writeable):
             t.grad = g
         else:
             t.grad = np.array(g, dtype=t.data.dtype)  # copy; 0-d results become arrays
@@ -305,15 +311,19 @@ def _accumulate(t, g, fresh=False):
         t.grad += g
 
 
-def _sole_owner_references():
-    """sys.getrefcount of an array held by one local variable only (CPython: 2)."""
-    held = [np.empty(0)]
-    g = held.pop()
+def _references_in(t, g, create_graph):
     return _getrefcount(g)
 
 
-# A gradient that only _run's local variable holds, and that is no view, can become a leaf's
-# .grad without a copy (most rules return such new arrays). Elsewhere than CPython: always copy.
+def _sole_owner_references():
+    """sys.getrefcount, inside a call like _accumulate's, of an array that only the calling
+    frame's one local variable holds (CPython 3.11: 3)."""
+    held = [np.empty(0)]
+    g = held.pop()
+    return _references_in(None, g, False)
+
+
+# Elsewhere than CPython (no sys.getrefcount): always copy.
 _getrefcount = getattr(sys, 'getrefcount', None)
 _SOLE = _sole_owner_references() if _getrefcount is not None else -1
 
@@ -361,11 +371,7 @@ def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
                     if t in wanted:
                         found[t] = g
                 elif op is None or t._retain:
-                    if create_graph:
-                        _accumulate(t, g.data)
-                    else:  # (the count is taken before g is also an argument of the call)
-                        fresh = g.__class__ is _ndarray and g.base is None and _getrefcount(g) <= _SOLE
-                        _accumulate(t, g, fresh)
+                    _accumulate(t, g, create_graph)
                 if op is None:
                     continue
             inputs = t._inputs
@@ -386,11 +392,7 @@ def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
                     if x._op is None and x._hooks is None and wanted is None:
                         # A leaf without hooks: its gradient goes straight into .grad (+= for a
                         # second use), without a visit of its own.
-                        if create_graph:
-                            _accumulate(x, gx.data)
-                        else:  # (the count is taken before gx is also an argument of the call)
-                            fresh = gx.__class__ is _ndarray and gx.base is None and _getrefcount(gx) <= _SOLE
-                            _accumulate(x, gx, fresh)
+                        _accumulate(x, gx, create_graph)
                         continue
                     prev = get(x)
                     if prev is not None:
@@ -407,7 +409,7 @@ def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
                         newest = x
                     else:
                         _heappush(heap, (-x._seq, x))
-            gx = prev = None  # so that the check for a sole owner above sees only the dict's reference
+            gx = prev = None  # no stale reference for _accumulate's check for a sole owner
             if not retain_graph:  # free what the op saved, now that its gradient is out
                 t._inputs = t._args = None
     finally:

@@ -167,3 +167,22 @@ def test_per_op_breakdown_runs_and_prints_each_part(capsys, monkeypatch):
         assert part in out
     import gc
     assert gc.isenabled()  # the script turns the collector back on after timing without it
+
+
+def test_a_rules_new_array_becomes_a_leafs_grad_without_a_copy():
+    # the other side of the test above: where nothing else holds the array, no copy is made
+    import autograd_lite as ag
+    returned = []  # ids only: a reference kept here would (rightly) force a copy
+
+    def rule(g, ans, x):
+        out = g * 2.0
+        returned.append(id(out))
+        return out
+
+    double = ag.Primitive('double', lambda x: x * 2.0, (rule,))
+    plain, hooked = ag.Tensor([1.0, 2.0], requires_grad=True), ag.Tensor([1.0, 2.0], requires_grad=True)
+    hooked.register_hook(lambda g: None)
+    for leaf in (plain, hooked):  # a leaf taken directly, and one visited because of its hook
+        double(leaf).sum().backward()
+        assert id(leaf.grad) == returned[-1]
+        np.testing.assert_array_equal(leaf.grad, [2.0, 2.0])
