@@ -7,8 +7,7 @@ transpose). Weights come from a seeded ``numpy.random.Generator``: same seed, sa
 import numpy as np
 
 from .. import ops
-from . import init
-from .functional import _linear
+from . import functional, init
 from .module import Module, Parameter
 
 
@@ -37,9 +36,7 @@ class Linear(Module):
         self.bias = Parameter(np.zeros(self.out_features, dtype=dtype)) if bias else None
 
     def forward(self, x):
-        if self.bias is None:
-            return x @ self.weight
-        return _linear(x, self.weight, self.bias)  # functional.linear's op, called directly
+        return functional.linear(x, self.weight, self.bias)
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
