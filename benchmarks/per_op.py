@@ -2,7 +2,8 @@
 
     python benchmarks/per_op.py [--quick]
 
-1. One op on an 8-element array, autograd_lite against the NumPy call it makes.
+1. One op on an 8-element array, autograd_lite against the NumPy call it makes; the sigmoid
+   on W1's hidden layer with and without np.errstate; an empty module call.
 2. W4's chain split into forward and backward, against NumPy by hand's forward and backward.
 3. W5's forward (100,000 live nodes) with the cyclic garbage collector on and off.
 4. W2's backward as it runs, and with every gradient rule replaced by a copy of its result:
@@ -36,13 +37,29 @@ def op_costs(repeats):
     can cost."""
     x = ag.Tensor(np.linspace(-1.0, 1.0, 8), requires_grad=True)
     a = x.data
+    h = ag.Tensor(np.random.default_rng(0).standard_normal((130, 8)), requires_grad=True)  # W1's hidden layer
+    b = h.data
+
+    def sigmoid_quiet(b):
+        with np.errstate(over='ignore'):
+            return 1.0 / (1.0 + np.exp(-b))
+
+    class Empty(ag.nn.Module):
+        def forward(self, x):
+            return x
+
+    empty = Empty()
     stmts = {
         'x * 1.0001 (autograd_lite)': lambda: x * 1.0001,
         'a * 1.0001 (NumPy)': lambda: a * 1.0001,
         'ag.tanh(x) (autograd_lite)': lambda: ag.tanh(x),
         'np.tanh(a) (NumPy)': lambda: np.tanh(a),
+        'ag.sigmoid(h), 130x8': lambda: ag.sigmoid(h),
+        '1/(1+exp(-b)) in np.errstate, 130x8': lambda: sigmoid_quiet(b),
+        '1/(1+exp(-b)), 130x8 (NumPy)': lambda: 1.0 / (1.0 + np.exp(-b)),
+        'an empty nn.Module call': lambda: empty(x),
     }
-    number = 20_000
+    number = 5_000
     return {name: min(timeit.repeat(fn, number=number, repeat=repeats)) / number * 1e6
             for name, fn in stmts.items()}
 
@@ -160,9 +177,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     threads.limit()
     quick = args.quick
-    print('one op on 8 elements (us per call)')
+    print('single calls (us per call; 8 elements unless said)')
     for name, us in op_costs(2 if quick else 15).items():
-        print(f'  {name:30s} {us:6.2f}')
+        print(f'  {name:38s} {us:6.2f}')
     print('W4 chain (us per op)')
     for name, us in chain_split(3 if quick else 151, 30 if quick else W4.n_ops).items():
         print(f'  {name:38s} {us:5.2f}')
