@@ -44,7 +44,7 @@ def _float64_copy(x):
     """What fn sees in place of input x: a float64 copy of floating-point data (which
     the differences perturb in place), anything else (labels, numbers) as it is."""
     if isinstance(x, Tensor) and _is_float(x):
-        return Tensor(np.array(x.data, dtype=np.float64), requires_grad=x._rg, name=x.name)
+        return Tensor(np.array(x.data, dtype=np.float64), requires_grad=x._requires_grad, name=x.name)
     if _is_float(x):
         return np.array(x, dtype=np.float64)
     return x
@@ -119,7 +119,7 @@ def _prepare(inputs, eps, caller):
             "mostly rounding error. The check runs on float64 copies instead; build the inputs "
             "with dtype=np.float64 to silence this warning.", PrecisionWarning, stacklevel=3)
     args = tuple(_float64_copy(x) for x in inputs)
-    which = [i for i, x in enumerate(args) if isinstance(x, Tensor) and x._rg]
+    which = [i for i, x in enumerate(args) if isinstance(x, Tensor) and x._requires_grad]
     if not which:
         raise ValueError(f"{caller}: no input is a Tensor with requires_grad=True, so there is "
                          "nothing to check")
@@ -145,7 +145,7 @@ def _upstream(out, grad_output, rng):
 def _engine_grads(out, args, which, upstream):
     """What backward derives for each checked input (zeros where out does not depend on it)."""
     wanted = [args[i] for i in which]
-    if isinstance(out, Tensor) and out._rg:
+    if isinstance(out, Tensor) and out._requires_grad:
         found = _engine_grad(out, wanted, grad_outputs=upstream, allow_unused=True)
     else:
         found = [None] * len(wanted)
@@ -221,7 +221,7 @@ def gradgradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=Tr
 
     def first_order_vjp(*xs):
         out = fn(*xs)
-        if not (isinstance(out, Tensor) and out._rg):
+        if not (isinstance(out, Tensor) and out._requires_grad):
             return 0.0
         firsts = _engine_grad(out, [xs[i] for i in which], grad_outputs=upstream,
                               create_graph=True, allow_unused=True)

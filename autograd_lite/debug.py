@@ -1,138 +1,24 @@
-"""Finding the user's mistakes: where an op was called, anomaly mode, strict broadcasting.
+"""Finding the user's mistakes: anomaly mode and strict broadcasting.
 
-* :func:`user_frame` and :func:`operand_texts` find the user's line (the first frame outside
-  autograd_lite) and the operands of the expression that ran the op there, as written
-  (``a1``, ``delta3.T``), so that errors can name them (see :mod:`autograd_lite.errors`).
 * :class:`detect_anomaly`: each op records where it was created; a gradient rule that raises
   or returns NaN or inf raises :class:`AnomalyError` naming the op, its input shapes and that line.
 * :class:`strict_broadcasting`: an elementwise op whose result is larger than each of its
   operands (``(130,)`` with ``(130, 1)`` gives ``(130, 130)``) raises ShapeError.
 
-Both modes are thread-local and nestable. While either is on in any thread, ``engine._trace``
-points at :func:`_trace`, which every op calls once with its result; otherwise it is None,
-and the engine pays one global test per op.
+Both modes are thread-local and nestable. While either is on in any thread, this module's
+:func:`_observe` is the engine's op observer (:func:`engine.set_op_observer`), which every
+op calls once with its result; otherwise there is none, and the engine pays one global test
+per op. The user's line is found by :mod:`autograd_lite.source`.
 """
-import ast
 import functools
-import itertools
-import linecache
 import math
-import os
-import sys
 import threading
-from typing import NamedTuple
 
 import numpy as np
 
 from . import engine, errors
 from .tensor import Tensor
-
-# -- the user's line ---------------------------------------------------------------------------------
-_PACKAGE = os.path.dirname(__file__) + os.sep  # as the package's own code objects spell their files
-
-
-def user_frame():
-    """The innermost frame whose code is not in autograd_lite (the user's line), or None.
-
-    Walks ``f_back`` from the caller: cheap enough to run for every op in anomaly mode."""
-    frame = sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
-        frame = frame.f_back
-    return frame
-
-
-class Location(NamedTuple):
-    """A line of the user's code; ``str()`` gives ``file:line in function: source``."""
-    filename: str
-    lineno: int
-    function: str
-
-    @property
-    def source(self):
-        """The text of the line, stripped ('' when the file cannot be read)."""
-        return linecache.getline(self.filename, self.lineno).strip()
-
-    @classmethod
-    def of(cls, frame):
-        return cls(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
-
-    def __str__(self):
-        name = self.filename
-        if os.path.isabs(name) and name.startswith(os.getcwd() + os.sep):
-            name = os.path.relpath(name)  # shorter, and still a path the user can open
-        text = f"{name}:{self.lineno} in {self.function}"
-        return f"{text}: {self.source}" if self.source else text
-
-
-def user_location():
-    """The :class:`Location` of the user's line, or None when called from no user code."""
-    frame = user_frame()
-    return None if frame is None else Location.of(frame)
-
-
-# The expressions that call an op directly, by op name: a binary operator, or a call such as
-# a.dot(b), a.matmul(b), ag.matmul(a, b), ag.maximum(a, b).
-_OPERATORS = {'add': ast.Add, 'sub': ast.Sub, 'mul': ast.Mult, 'div': ast.Div, 'pow': ast.Pow,
-              'matmul': ast.MatMult}
-_CALLS = {'matmul': ('matmul', 'dot')}
-
-
-def operand_texts(frame, op_name):
-    """The operands of ``op_name`` as written in the expression running in ``frame``, e.g.
-    ``('a1', 'delta3')`` for ``z = sigmoid(a1 @ delta3)``; None when the source is unavailable
-    or the expression there is not that op (a call into a layer or a loss, say)."""
-    source = _running_source(frame)
-    if source is None:
-        return None
-    text, exact = source
-    if exact:  # the span of one expression, perhaps over several lines: parenthesise it
-        text = f"(\n{text}\n)"
-    try:
-        tree = ast.parse(text, mode='eval' if exact else 'exec')
-    except SyntaxError:
-        return None
-    found = [ops for node in ([tree.body] if exact else ast.walk(tree))
-             if (ops := _operands(node, op_name)) is not None]
-    if len(found) != 1:  # without the exact span, only an unambiguous line names the operands
-        return None
-    return tuple(ast.get_source_segment(text, node) for node in found[0])
-
-
-def _operands(node, op_name):
-    """The operand nodes when ``node`` applies ``op_name`` directly, else None."""
-    if isinstance(node, ast.BinOp) and isinstance(node.op, _OPERATORS.get(op_name, ())):
-        return node.left, node.right
-    if isinstance(node, ast.Call) and not node.keywords:
-        func = node.func
-        called = func.attr if isinstance(func, ast.Attribute) else getattr(func, 'id', None)
-        if called in _CALLS.get(op_name, (op_name,)):
-            if len(node.args) == 1 and isinstance(func, ast.Attribute):  # a.dot(b)
-                return func.value, node.args[0]
-            return tuple(node.args)  # ag.matmul(a, b)
-    return None
-
-
-def _running_source(frame):
-    """(text, exact): the exact source of the instruction running in ``frame`` (Python >= 3.11
-    records each instruction's span), or (its whole line, False)."""
-    code = frame.f_code
-    lines = linecache.getlines(code.co_filename)
-    if not lines:
-        return None
-    positions = getattr(code, 'co_positions', None)
-    span = None
-    if positions is not None and frame.f_lasti >= 0:
-        span = next(itertools.islice(positions(), frame.f_lasti // 2, None), None)
-    if span is None or None in span:
-        lineno = frame.f_lineno
-        return (lines[lineno - 1].strip(), False) if 0 < lineno <= len(lines) else None
-    first, last, start, end = span  # columns are UTF-8 byte offsets, as in ast
-    chunk = [line.encode() for line in lines[first - 1:last]]
-    if not chunk:  # the file changed since it was run
-        return None
-    if len(chunk) == 1:
-        return chunk[0][start:end].decode(errors='replace'), True
-    return b''.join([chunk[0][start:]] + chunk[1:-1] + [chunk[-1][:end]]).decode(errors='replace'), True
+from .source import Location, operand_texts, user_frame, user_location  # noqa: F401  (re-exported)
 
 
 # -- the two modes -------------------------------------------------------------------------------------
@@ -146,7 +32,7 @@ class _State(threading.local):
 
 
 _state = _State()
-_entered = 0  # open mode blocks in all threads; engine._trace is set while there are any
+_entered = 0  # open mode blocks in all threads; the engine observes ops while there are any
 _lock = threading.Lock()
 
 
@@ -164,7 +50,7 @@ class _Mode:
         setattr(_state, self._flag, self.enabled)
         with _lock:
             _entered += 1
-            engine._trace = _trace
+            engine.set_op_observer(_observe)
         return self
 
     def __exit__(self, *exc):
@@ -173,7 +59,7 @@ class _Mode:
         with _lock:
             _entered -= 1
             if not _entered:
-                engine._trace = None  # back to one global test per op
+                engine.set_op_observer(None)  # back to one global test per op
         return False
 
     def __call__(self, fn):
@@ -209,9 +95,9 @@ class strict_broadcasting(_Mode):
 _ELEMENTWISE = frozenset({'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'where'})
 
 
-def _trace(prim, vals, out):
-    """Called by every op (``engine.Primitive.__call__``) with its plain inputs and its
-    result Tensor while some thread has a mode on."""
+def _observe(prim, vals, out):
+    """Called by every op with its plain inputs and its result Tensor while some thread has
+    a mode on."""
     state = _state
     if state.strict and prim.name in _ELEMENTWISE:
         _check_broadcast(prim.name, vals, out.shape)

@@ -10,6 +10,8 @@ import ast
 
 import numpy as np
 
+from . import source
+
 
 class ShapeError(ValueError):
     """Operands whose shapes do not fit the op (a ValueError, as NumPy would raise)."""
@@ -49,7 +51,9 @@ def op_error(op, exc, vals, static):
     message = at_user_line(message, op.name, shapes)
     if isinstance(exc, ValueError):
         return ShapeError(message)
-    return type(exc)(message)
+    # The built-in class, not type(exc): NumPy's own subclasses (_UFuncNoLoopError, ...) take
+    # other constructor arguments than a message.
+    return next(kind for kind in (IndexError, TypeError, Exception) if isinstance(exc, kind))(message)
 
 
 def at_user_line(message, op_name, shapes):
@@ -59,12 +63,11 @@ def at_user_line(message, op_name, shapes):
           at train.py:12 in backprop: grad = a1 @ delta3
           hint: did you mean a1 @ delta3.T (shape (8, 3))?
     """
-    from . import debug  # here, not at the top: debug imports this module
-    frame = debug.user_frame()
+    frame = source.user_frame()
     if frame is None:
         return message
-    where = debug.Location.of(frame)
-    names = debug.operand_texts(frame, op_name)
+    where = source.Location.of(frame)
+    names = source.operand_texts(frame, op_name)
     del frame  # no frame kept alive by a reference from here
     if names is not None and len(names) != len(shapes):
         names = None

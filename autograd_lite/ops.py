@@ -11,62 +11,53 @@ import builtins
 import numpy as np
 
 from . import errors
-from .engine import Binary, Primitive, Unary, unbroadcast
+from .engine import REQUIRED, Primitive, unbroadcast
 from .tensor import Tensor, _value
 
 
-def primitive(name, fwd, *vjps, explain=None):
-    return Primitive(name, fwd, vjps, explain)
-
-
-def unary(name, fwd, vjp):
-    """An elementwise function of one input, without static arguments (a faster call);
-    its gradient has the input's shape, so the engine need not unbroadcast it."""
-    return Unary(name, fwd, (vjp,), broadcasts=False)
-
-
-def binary(name, fwd, vjp_x, vjp_y, explain=None, broadcasts=True):
-    """An op of two inputs, without static arguments (a faster call)."""
-    return Binary(name, fwd, (vjp_x, vjp_y), explain, broadcasts)
+def elementwise(name, fwd, rule):
+    """A function of one input, elementwise: its gradient has the input's shape, so the
+    engine need not unbroadcast it."""
+    return Primitive(name, fwd, (rule,), broadcasts=False)
 
 
 # -- elementwise arithmetic ---------------------------------------------------------------
-add = binary('add', np.add,
-             lambda g, ans, x, y: g,
-             lambda g, ans, x, y: g)
-sub = binary('sub', np.subtract,
-             lambda g, ans, x, y: g,
-             lambda g, ans, x, y: -g)
-mul = binary('mul', np.multiply,
-             lambda g, ans, x, y: g * y,
-             lambda g, ans, x, y: g * x)
-div = binary('div', np.true_divide,
-             lambda g, ans, x, y: g / y,
-             lambda g, ans, x, y: -g * ans / y)
-neg = unary('neg', np.negative,
-            lambda g, ans, x: -g)
+add = Primitive('add', np.add, (
+    lambda g, ans, x, y: g,
+    lambda g, ans, x, y: g))
+sub = Primitive('sub', np.subtract, (
+    lambda g, ans, x, y: g,
+    lambda g, ans, x, y: -g))
+mul = Primitive('mul', np.multiply, (
+    lambda g, ans, x, y: g * y,
+    lambda g, ans, x, y: g * x))
+div = Primitive('div', np.true_divide, (
+    lambda g, ans, x, y: g / y,
+    lambda g, ans, x, y: -g * ans / y))
+neg = elementwise('neg', np.negative,
+                  lambda g, ans, x: -g)
 
 
 def _pow_exponent_grad(g, ans, x, y):
     # d(x**y)/dy = x**y * log(x), defined for x > 0; taken as 0 elsewhere (as at x = 0).
     positive = _value(x) > 0
-    return g * ans * log.on_any(_where.on_any(positive, x, 1.0)) * positive
+    return g * ans * log.on_any(where.on_any(positive, x, 1.0)) * positive
 
 
-pow = binary('pow', np.power,
-             lambda g, ans, x, y: g * y * x ** (y - 1),
-             _pow_exponent_grad)
+pow = Primitive('pow', np.power, (
+    lambda g, ans, x, y: g * y * x ** (y - 1),
+    _pow_exponent_grad))
 
 # -- elementwise functions ------------------------------------------------------------------
-exp = unary('exp', np.exp,
-            lambda g, ans, x: g * ans)
-log = unary('log', np.log,
+exp = elementwise('exp', np.exp,
+                  lambda g, ans, x: g * ans)
+log = elementwise('log', np.log,
             lambda g, ans, x: g / x)
-sqrt = unary('sqrt', np.sqrt,
+sqrt = elementwise('sqrt', np.sqrt,
              lambda g, ans, x: g * 0.5 / ans)
-abs = unary('abs', np.abs,
+abs = elementwise('abs', np.abs,
             lambda g, ans, x: g * np.sign(_value(x)))
-tanh = unary('tanh', np.tanh,
+tanh = elementwise('tanh', np.tanh,
              lambda g, ans, x: g * (1 - ans * ans))
 
 
@@ -78,9 +69,9 @@ def _sigmoid(x):
         return 1.0 / (1.0 + np.exp(-x))
 
 
-sigmoid = unary('sigmoid', _sigmoid,
+sigmoid = elementwise('sigmoid', _sigmoid,
                 lambda g, ans, x: g * ans * (1 - ans))
-relu = unary('relu', lambda x: np.maximum(x, 0),
+relu = elementwise('relu', lambda x: np.maximum(x, 0),
              lambda g, ans, x: g * (_value(x) > 0))
 
 
@@ -90,12 +81,12 @@ def _tie_mask(x, y, dtype):
     return np.where(x > y, 1.0, np.where(x == y, 0.5, 0.0)).astype(dtype, copy=False)
 
 
-maximum = binary('maximum', np.maximum,
-                 lambda g, ans, x, y: g * _tie_mask(x, y, g.dtype),
-                 lambda g, ans, x, y: g * _tie_mask(y, x, g.dtype))
-minimum = binary('minimum', np.minimum,
-                 lambda g, ans, x, y: g * _tie_mask(y, x, g.dtype),
-                 lambda g, ans, x, y: g * _tie_mask(x, y, g.dtype))
+maximum = Primitive('maximum', np.maximum, (
+    lambda g, ans, x, y: g * _tie_mask(x, y, g.dtype),
+    lambda g, ans, x, y: g * _tie_mask(y, x, g.dtype)))
+minimum = Primitive('minimum', np.minimum, (
+    lambda g, ans, x, y: g * _tie_mask(y, x, g.dtype),
+    lambda g, ans, x, y: g * _tie_mask(x, y, g.dtype)))
 
 
 def _clip_fwd(x, min=None, max=None):
@@ -114,31 +105,17 @@ def _clip_grad(g, ans, x, min=None, max=None):
     return g * inside
 
 
-_clip = primitive('clip', _clip_fwd, _clip_grad)
+# Limit x to [min, max]; the gradient is 1 inside (bounds included), 0 outside.
+clip = Primitive('clip', _clip_fwd, (_clip_grad,), static={'min': None, 'max': None})
 
+# x where cond is true, else y (broadcast together); cond is a constant mask.
+where = Primitive('where', np.where, (
+    None,  # the condition is not differentiable
+    lambda g, ans, cond, x, y: where.on_any(cond, g, 0.0),
+    lambda g, ans, cond, x, y: where.on_any(cond, 0.0, g)))
 
-def clip(x, min=None, max=None):
-    """Limit x to [min, max]; the gradient is 1 inside (bounds included), 0 outside."""
-    return _clip(x, min=min, max=max)
-
-
-def _where_fwd(cond, x, y):
-    return np.where(cond, x, y)
-
-
-_where = primitive('where', _where_fwd,
-                   None,  # the condition is not differentiable
-                   lambda g, ans, cond, x, y: _where.on_any(cond, g, 0.0),
-                   lambda g, ans, cond, x, y: _where.on_any(cond, 0.0, g))
-
-
-def where(cond, x, y):
-    """x where cond is true, else y (broadcast together); cond is a constant mask."""
-    return _where(np.asarray(_value(cond), dtype=bool), x, y)
-
-
-astype = primitive('astype', lambda x, dtype: x.astype(dtype),
-                   lambda g, ans, x, dtype: g.astype(x.dtype))
+astype = Primitive('astype', lambda x, dtype: x.astype(dtype),
+                   (lambda g, ans, x, dtype: g.astype(x.dtype),), static={'dtype': REQUIRED})
 
 
 # -- matrix product --------------------------------------------------------------------------
@@ -181,8 +158,8 @@ def _matmul_grad_b(g, ans, a, b):
     return unbroadcast(a2.swapaxes(-1, -2) @ g2, b2.shape).reshape(b.shape)
 
 
-matmul = binary('matmul', np.matmul, _matmul_grad_a, _matmul_grad_b, explain=_matmul_explain,
-                broadcasts=False)  # its rules return each input's shape themselves
+matmul = Primitive('matmul', np.matmul, (_matmul_grad_a, _matmul_grad_b), explain=_matmul_explain,
+                   broadcasts=False)  # its rules return each input's shape themselves
 
 
 # -- reductions ----------------------------------------------------------------------------
@@ -204,15 +181,8 @@ def _kept(g, x, axis, keepdims):
 
 
 def _reduction(name, fwd, rule):
-    prim = primitive(name, fwd, rule)
-
-    def reduce(x, axis=None, keepdims=False):
-        if isinstance(axis, list):
-            axis = tuple(axis)
-        return prim(x, axis=axis, keepdims=keepdims)
-    reduce.__name__ = name
-    reduce.primitive = prim
-    return reduce
+    """A reduction ``name(x, axis=None, keepdims=False)``, as NumPy's."""
+    return Primitive(name, fwd, (rule,), static={'axis': None, 'keepdims': False})
 
 
 def _count(x, axis):
@@ -290,20 +260,12 @@ def _log_softmax_fwd(x, axis=-1):
     return shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
 
 
-_softmax = primitive('softmax', _softmax_fwd,
-                     lambda g, ans, x, axis: ans * (g - (g * ans).sum(axis=axis, keepdims=True)))
-_log_softmax = primitive('log_softmax', _log_softmax_fwd,
-                         lambda g, ans, x, axis: g - exp.on_any(ans) * g.sum(axis=axis, keepdims=True))
-
-
-def softmax(x, axis=-1):
-    """exp(x) / sum(exp(x)) along ``axis``, computed without overflow."""
-    return _softmax(x, axis=axis)
-
-
-def log_softmax(x, axis=-1):
-    """x - logsumexp(x) along ``axis``: log-probabilities, stable for large |x|."""
-    return _log_softmax(x, axis=axis)
+# exp(x) / sum(exp(x)) along ``axis``, computed without overflow.
+softmax = Primitive('softmax', _softmax_fwd, (
+    lambda g, ans, x, axis: ans * (g - (g * ans).sum(axis=axis, keepdims=True)),), static={'axis': -1})
+# x - logsumexp(x) along ``axis``: log-probabilities, stable for large |x|.
+log_softmax = Primitive('log_softmax', _log_softmax_fwd, (
+    lambda g, ans, x, axis: g - exp.on_any(ans) * g.sum(axis=axis, keepdims=True),), static={'axis': -1})
 
 
 # -- shape ----------------------------------------------------------------------------------------
@@ -316,25 +278,19 @@ def _same_shape_as_input(g, ans, x, **static):
     return g.reshape(x.shape)
 
 
-_reshape = primitive('reshape', lambda x, shape: np.reshape(x, shape), _same_shape_as_input,
-                     explain=_reshape_explain)
-_squeeze = primitive('squeeze', lambda x, axis: np.squeeze(x, axis), _same_shape_as_input)
-_expand_dims = primitive('expand_dims', lambda x, axis: np.expand_dims(x, axis), _same_shape_as_input)
+_reshape = Primitive('reshape', lambda x, shape: np.reshape(x, shape), (_same_shape_as_input,),
+                     explain=_reshape_explain, static={'shape': REQUIRED})
+squeeze = Primitive('squeeze', lambda x, axis: np.squeeze(x, axis), (_same_shape_as_input,),
+                    static={'axis': None})
+expand_dims = Primitive('expand_dims', lambda x, axis: np.expand_dims(x, axis), (_same_shape_as_input,),
+                        static={'axis': REQUIRED})
 
 
 def reshape(x, shape):
     """The same elements in a new shape (one dimension may be -1)."""
     if isinstance(shape, (int, np.integer)):
         shape = (int(shape),)
-    return _reshape(x, shape=tuple(shape))
-
-
-def squeeze(x, axis=None):
-    return _squeeze(x, axis=axis)
-
-
-def expand_dims(x, axis):
-    return _expand_dims(x, axis=axis)
+    return _reshape(x, tuple(shape))
 
 
 def _transpose_grad(g, ans, x, axes):
@@ -343,14 +299,15 @@ def _transpose_grad(g, ans, x, axes):
     return g.transpose(tuple(np.argsort(axes)))
 
 
-_transpose = primitive('transpose', lambda x, axes: np.transpose(x, axes), _transpose_grad)
+_transpose = Primitive('transpose', lambda x, axes: np.transpose(x, axes), (_transpose_grad,),
+                       static={'axes': None})
 
 
 def transpose(x, axes=None):
     """Permute the axes (reverse them when ``axes`` is None, as ``.T`` does)."""
     if axes is not None:
         axes = tuple(a % np.ndim(_value(x)) if a < 0 else a for a in axes)
-    return _transpose(x, axes=axes)
+    return _transpose(x, axes)
 
 
 def swapaxes(x, axis1, axis2):
@@ -363,16 +320,16 @@ def _broadcast_to_explain(x, shape):
     return errors.broadcast_message('broadcast_to', [np.shape(x), tuple(shape)])
 
 
-_broadcast_to = primitive('broadcast_to', lambda x, shape: np.broadcast_to(x, shape),
-                          lambda g, ans, x, shape: unbroadcast(g, x.shape),
-                          explain=_broadcast_to_explain)
+_broadcast_to = Primitive('broadcast_to', lambda x, shape: np.broadcast_to(x, shape),
+                          (lambda g, ans, x, shape: unbroadcast(g, x.shape),),
+                          explain=_broadcast_to_explain, static={'shape': REQUIRED})
 
 
 def broadcast_to(x, shape):
     """Repeat x along size-1 (or missing leading) axes to ``shape``; a read-only view for arrays."""
     if not isinstance(x, Tensor):  # inside gradient rules on plain arrays (or NumPy scalars)
         return np.broadcast_to(x, shape)
-    return _broadcast_to(x, shape=tuple(shape))
+    return _broadcast_to(x, tuple(shape))
 
 
 def _section(axis, ndim, index):
@@ -380,25 +337,26 @@ def _section(axis, ndim, index):
     return (slice(None),) * (axis % ndim) + (index,)
 
 
-def _offsets(shapes, axis):
-    bounds = np.cumsum([0] + [s[axis] for s in shapes])
-    return bounds[:-1], bounds[1:]
+def _join_grad(i, g, ans, xs, axis, saved):
+    """Input i's part of a join's output gradient g: ``saved[i]`` is where it lies along axis."""
+    return g[_section(axis, g.ndim, saved[i])]
 
 
 class _PerInput:
-    """vjps for ops taking any number of inputs: vjps[i] is ``rule(i, ...)``."""
+    """The rules of an op of any number of inputs: ``vjps[i]`` is ``rule`` for input i."""
     __slots__ = ('rule',)
 
     def __init__(self, rule):
         self.rule = rule
 
     def __getitem__(self, i):
-        return lambda g, ans, *xs, **static: self.rule(i, g, ans, *xs, **static)
+        return lambda g, ans, xs, **static: self.rule(i, g, ans, xs, **static)
 
 
-def _concatenate_grad(i, g, ans, *xs, axis):
-    starts, stops = _offsets([x.shape for x in xs], axis)
-    return g[_section(axis, g.ndim, slice(int(starts[i]), int(stops[i])))]
+def _concatenate_fwd(*xs, axis):
+    stops = np.cumsum([np.shape(x)[axis] for x in xs]).tolist()
+    # saved: each input's slice of the output, so that each rule costs O(1) (a linear backward)
+    return np.concatenate(xs, axis), [slice(stop - np.shape(x)[axis], stop) for x, stop in zip(xs, stops)]
 
 
 def _concatenate_explain(*xs, axis):
@@ -407,34 +365,19 @@ def _concatenate_explain(*xs, axis):
             "all dimensions except that axis must match")
 
 
-_concatenate = Primitive('concatenate', lambda *xs, axis: np.concatenate(xs, axis),
-                         _PerInput(_concatenate_grad), _concatenate_explain)
-_stack = Primitive('stack', lambda *xs, axis: np.stack(xs, axis),
-                   _PerInput(lambda i, g, ans, *xs, axis: g[_section(axis, g.ndim, i)]),
-                   lambda *xs, axis: (f"stack: shapes {' and '.join(str(np.shape(x)) for x in xs)} "
-                                      "must all be equal"))
-
-
-def _need_one(op_name, tensors):
-    """``tensors`` as a list (any iterable is fine), refusing an empty one with a clear message."""
-    tensors = list(tensors)
-    if not tensors:
-        raise ValueError(f"{op_name}: needs at least one tensor, got none")
-    return tensors
+_concatenate = Primitive('concatenate', _concatenate_fwd, _PerInput(_join_grad), _concatenate_explain,
+                         static={'axis': 0}, saves=True, variadic=True)
+# Join same-shaped tensors along a new axis; input i is the output's index i along it.
+stack = Primitive('stack', lambda *xs, axis: (np.stack(xs, axis), range(len(xs))), _PerInput(_join_grad),
+                  lambda *xs, axis: f"stack: shapes {' and '.join(str(np.shape(x)) for x in xs)} must all be equal",
+                  static={'axis': 0}, saves=True, variadic=True)
 
 
 def concatenate(tensors, axis=0):
     """Join tensors along an existing axis (``axis=None``: flatten them first, as NumPy)."""
-    tensors = _need_one('concatenate', tensors)
     if axis is None:
         tensors, axis = [reshape(t, -1) for t in tensors], 0
-    return _concatenate(*tensors, axis=axis)
-
-
-def stack(tensors, axis=0):
-    """Join same-shaped tensors along a new axis."""
-    tensors = _need_one('stack', tensors)
-    return _stack(*tensors, axis=axis)
+    return _concatenate(tensors, axis)
 
 
 # -- indexing --------------------------------------------------------------------------------------
@@ -456,10 +399,11 @@ def _scatter_fwd(g, index, shape):
 
 
 # scatter is getitem's adjoint: it puts g back where getitem took the elements from.
-scatter = primitive('scatter', _scatter_fwd,
-                    lambda g, ans, src, index, shape: g[index])
-_getitem = primitive('getitem', lambda x, index: x[index],
-                     lambda g, ans, x, index: scatter.on_any(g, index=index, shape=x.shape))
+scatter = Primitive('scatter', _scatter_fwd, (lambda g, ans, src, index, shape: g[index],),
+                    static={'index': REQUIRED, 'shape': REQUIRED})
+_getitem = Primitive('getitem', lambda x, index: x[index],
+                     (lambda g, ans, x, index: scatter.on_any(g, index=index, shape=x.shape),),
+                     static={'index': REQUIRED})
 
 
 def _plain_index(index):
@@ -471,4 +415,4 @@ def _plain_index(index):
 
 def getitem(x, index):
     """x[index] with NumPy's basic and advanced indexing (slices, int arrays, boolean masks)."""
-    return _getitem(x, index=_plain_index(index))
+    return _getitem(x, _plain_index(index))

@@ -1,17 +1,22 @@
 """Tensor: an ndarray plus what the engine needs to differentiate through it.
 
-A Tensor made by an op remembers the op, its inputs and the plain arrays the op saw
-(``_op``, ``_inputs``, ``_args``). Those references point from an output to its inputs
-only, never back, so a graph is freed by reference counting as soon as nobody holds
-its output. Arithmetic and methods call the primitives in :mod:`autograd_lite.ops`.
+A Tensor made by an op is a node of the graph: it remembers the op, its inputs and the
+plain arrays the op saw (``_op``, ``_inputs``, ``_input_arrays``, ``_static``). Those
+references point from an output to its inputs only, never back, so a graph is freed by
+reference counting as soon as nobody holds its output.
+
+This module is the bottom of the package: it imports nothing of it. The operators and the
+differentiable methods (``x + y``, ``x @ W``, ``x.sum()``, ``x.backward()``) call the ops and
+the engine, which sit above it, so :mod:`autograd_lite.operators` attaches them to the class.
 """
 import itertools
 
 import numpy as np
 
-# Creation order is a topological order: an op's output is always created after its
-# inputs. The backward pass sorts by it instead of walking the graph recursively.
-_next_seq = itertools.count().__next__
+# A creation number per tensor: it orders graph drawings and listings (%0, %1, ...). The
+# backward pass does not depend on it.
+_next_stamp = itertools.count().__next__
+_new, _ndarray = object.__new__, np.ndarray
 
 _ALLOWED_KINDS = 'fiub'  # float, signed int, unsigned int, bool
 
@@ -56,10 +61,13 @@ class Tensor:
     >>> x.grad
     array([[2., 4.]])
     """
-    # Every op result sets these slots (in _make and in engine._result, which makes op
-    # results itself: a new slot must be set in both).
-    __slots__ = ('data', '_rg', '_op', '_inputs', '_args', '_kw', '_seq', '_scope',
-                 '__dict__', '__weakref__')
+    # Set on every tensor, by __init__ or by from_op (the one place op results are made).
+    # _op: the Primitive that made it (None for a leaf); _inputs: its inputs (Tensors or
+    # constants); _input_arrays: the plain arrays its forward saw; _static: its static
+    # arguments (a dict, or None); _scope: the nn.Modules whose forward was running;
+    # _created: the creation number.
+    __slots__ = ('data', '_requires_grad', '_op', '_inputs', '_input_arrays', '_static', '_scope',
+                 '_created', '__dict__', '__weakref__')
     # Set on few tensors (leaves, named or hooked ones), so stored only when set: an op result
     # reads these class defaults and costs fewer writes, which is much of an op's cost on
     # small arrays.
@@ -67,6 +75,7 @@ class Tensor:
     name = None
     _hooks = None
     _retain = False
+    _saved = None  # what a forward saved for its rules (ops declared with saves=True)
     # ndarray @ Tensor, ndarray + Tensor, ...: make NumPy defer to our reflected
     # operators instead of building an object array of Tensors.
     __array_ufunc__ = None
@@ -75,27 +84,21 @@ class Tensor:
         self.data = _to_array(data, dtype)
         if name is not None:
             self.name = name
-        self._rg = False
-        self._op = self._inputs = self._args = self._kw = self._scope = None
-        self._seq = _next_seq()
+        self._requires_grad = False
+        self._op = self._inputs = self._input_arrays = self._static = self._scope = None
+        self._created = _next_stamp()
         if requires_grad:
             self.requires_grad = True
 
     @classmethod
-    def _make(cls, data, op=None, inputs=None, args=None, kw=None):
-        """Fast constructor for op results: no validation (the op produced an array)."""
-        t = object.__new__(cls)
-        t.data = data if data.__class__ is np.ndarray else np.asarray(data)
-        t._scope = None
-        t._op, t._inputs, t._args, t._kw = op, inputs, args, kw
-        t._rg = op is not None
-        t._seq = _next_seq()
-        return t
+    def _make(cls, data):
+        """A tensor outside any graph around an array an op produced: no validation."""
+        return from_op(data, None, None, None, None, None)
 
     # -- what it is -------------------------------------------------------------
     @property
     def requires_grad(self):
-        return self._rg
+        return self._requires_grad
 
     @requires_grad.setter
     def requires_grad(self, flag):
@@ -105,7 +108,7 @@ class Tensor:
                             "convert it first, e.g. Tensor(x, dtype=np.float64)")
         if not flag and self._op is not None:
             raise RuntimeError("requires_grad can only be turned off on a leaf tensor; use .detach()")
-        self._rg = flag
+        self._requires_grad = flag
 
     def requires_grad_(self, flag=True):
         """Set requires_grad in place and return self (PyTorch's spelling)."""
@@ -152,17 +155,7 @@ class Tensor:
         """A tensor sharing this one's data, cut from the graph."""
         return Tensor._make(self.data)
 
-    def astype(self, dtype):
-        dtype = np.dtype(dtype)
-        if dtype.kind != 'f':  # integer/bool results cannot carry a gradient: no graph (as torch's .long())
-            return Tensor._make(self.data.astype(dtype))
-        return _ops.astype(self, dtype=dtype)
-
     # -- gradients ----------------------------------------------------------------
-    def backward(self, grad=None, retain_graph=False):
-        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see engine.backward)."""
-        _engine.backward(self, grad, retain_graph=retain_graph)
-
     def retain_grad(self):
         """Keep this intermediate's gradient in ``.grad`` after backward."""
         self._retain = True
@@ -177,7 +170,7 @@ class Tensor:
     def register_hook(self, fn):
         """Call ``fn(grad)`` when this tensor's gradient is computed; a non-None return
         value replaces the gradient. Returns a handle whose ``remove()`` undoes it."""
-        if not self._rg:
+        if not self._requires_grad:
             raise RuntimeError("register_hook: this tensor does not require grad, so no gradient will reach it")
         if self._hooks is None:
             self._hooks = []
@@ -194,7 +187,7 @@ class Tensor:
             extras.append(f"dtype={self.data.dtype}")
         if self.name is not None:
             extras.append(f"name={self.name!r}")
-        if self._rg:
+        if self._requires_grad:
             extras.append("requires_grad=True")
         if self._op is not None:
             extras.append(f"op={self._op.name}")
@@ -226,153 +219,6 @@ class Tensor:
     def __index__(self):
         return self.data.__index__()
 
-    # -- arithmetic (reflected forms take numbers, lists and ndarrays on the left) --------
-    def __add__(self, other):
-        return _ops.add(self, other)
-
-    def __radd__(self, other):
-        return _ops.add(other, self)
-
-    def __sub__(self, other):
-        return _ops.sub(self, other)
-
-    def __rsub__(self, other):
-        return _ops.sub(other, self)
-
-    def __mul__(self, other):
-        return _ops.mul(self, other)
-
-    def __rmul__(self, other):
-        return _ops.mul(other, self)
-
-    def __truediv__(self, other):
-        return _ops.div(self, other)
-
-    def __rtruediv__(self, other):
-        return _ops.div(other, self)
-
-    def __matmul__(self, other):
-        return _ops.matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return _ops.matmul(other, self)
-
-    def __pow__(self, other):
-        return _ops.pow(self, other)
-
-    def __rpow__(self, other):
-        return _ops.pow(other, self)
-
-    def __neg__(self):
-        return _ops.neg(self)
-
-    def __pos__(self):
-        return self
-
-    def __getitem__(self, index):
-        return _ops.getitem(self, index)
-
-    # Comparisons give plain boolean arrays: they are not differentiable.
-    def __eq__(self, other):
-        return self.data == _value(other)
-
-    def __ne__(self, other):
-        return self.data != _value(other)
-
-    def __lt__(self, other):
-        return self.data < _value(other)
-
-    def __le__(self, other):
-        return self.data <= _value(other)
-
-    def __gt__(self, other):
-        return self.data > _value(other)
-
-    def __ge__(self, other):
-        return self.data >= _value(other)
-
-    # -- differentiable methods -------------------------------------------------------
-    def exp(self):
-        return _ops.exp(self)
-
-    def log(self):
-        return _ops.log(self)
-
-    def sqrt(self):
-        return _ops.sqrt(self)
-
-    def abs(self):
-        return _ops.abs(self)
-
-    def tanh(self):
-        return _ops.tanh(self)
-
-    def sigmoid(self):
-        return _ops.sigmoid(self)
-
-    def relu(self):
-        return _ops.relu(self)
-
-    def clip(self, min=None, max=None):
-        return _ops.clip(self, min, max)
-
-    def pow(self, exponent):
-        return _ops.pow(self, exponent)
-
-    def matmul(self, other):
-        return _ops.matmul(self, other)
-
-    dot = matmul  # NumPy's spelling, as in the hand-written backprop ``a1.dot(delta3)``
-
-    def sum(self, axis=None, keepdims=False):
-        return _ops.sum(self, axis, keepdims)
-
-    def mean(self, axis=None, keepdims=False):
-        return _ops.mean(self, axis, keepdims)
-
-    def max(self, axis=None, keepdims=False):
-        return _ops.max(self, axis, keepdims)
-
-    def min(self, axis=None, keepdims=False):
-        return _ops.min(self, axis, keepdims)
-
-    def logsumexp(self, axis=None, keepdims=False):
-        return _ops.logsumexp(self, axis, keepdims)
-
-    def softmax(self, axis=-1):
-        return _ops.softmax(self, axis)
-
-    def log_softmax(self, axis=-1):
-        return _ops.log_softmax(self, axis)
-
-    def reshape(self, *shape):
-        return _ops.reshape(self, shape[0] if len(shape) == 1 else shape)
-
-    def flatten(self):
-        return _ops.reshape(self, -1)
-
-    def transpose(self, *axes):
-        # t.transpose(), t.transpose((1, 0)) and t.transpose(1, 0) as NumPy; t.transpose(0) for 1-D
-        if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
-            axes = axes[0]
-        return _ops.transpose(self, axes or None)
-
-    @property
-    def T(self):
-        return _ops.transpose(self)
-
-    def swapaxes(self, axis1, axis2):
-        return _ops.swapaxes(self, axis1, axis2)
-
-    def squeeze(self, axis=None):
-        return _ops.squeeze(self, axis)
-
-    def expand_dims(self, axis):
-        return _ops.expand_dims(self, axis)
-
-    def broadcast_to(self, shape):
-        return _ops.broadcast_to(self, shape)
-
 
 class _HookHandle:
     """Returned by register_hook; ``remove()`` takes the hook off again."""
@@ -392,6 +238,16 @@ def _value(x):
     return x.data if isinstance(x, Tensor) else x
 
 
-# The modules below need Tensor defined; they are imported last to close the cycle.
-from . import engine as _engine  # noqa: E402
-from . import ops as _ops  # noqa: E402
+
+def from_op(data, op, inputs, input_arrays, static, scope):
+    """The Tensor holding an op's result ``data``: a node of the graph when ``op`` is given,
+    else a tensor outside any graph. No validation: an op produced the array.
+
+    The one place, besides ``Tensor.__init__``, where a tensor's fields are set. It runs
+    once per op, so it writes each slot once and calls nothing it can avoid."""
+    t = _new(Tensor)
+    t.data = data if data.__class__ is _ndarray else np.asarray(data)
+    t._op, t._inputs, t._input_arrays, t._static, t._scope = op, inputs, input_arrays, static, scope
+    t._requires_grad = op is not None
+    t._created = _next_stamp()
+    return t

@@ -132,7 +132,7 @@ def test_op_results_have_every_slot_set_with_and_without_a_graph():
     with ag.no_grad():
         plain = ag.tanh(x * 2.0)
     assert _every_slot_set(recorded) == [] and _every_slot_set(plain) == []
-    assert recorded.requires_grad and recorded.op_name == 'tanh' and recorded._seq > x._seq
+    assert recorded.requires_grad and recorded.op_name == 'tanh' and recorded._created > x._created
     assert not plain.requires_grad and plain._op is None and plain._inputs is None
 
 

@@ -22,7 +22,7 @@ def next_line():
 
 
 def modes_are_off():
-    return not debug._state.anomaly and not debug._state.strict and engine._trace is None
+    return not debug._state.anomaly and not debug._state.strict and engine._observer is None
 
 
 # -- detect_anomaly --------------------------------------------------------------------------------------
@@ -48,7 +48,7 @@ def test_without_anomaly_mode_the_same_backward_is_silent():
     with np.errstate(divide='ignore'):
         (ag.sqrt(x) * 3).sum().backward()
     assert np.isinf(x.grad[0])
-    assert engine._trace is None  # the engine's single per-op test found nothing to do
+    assert engine._observer is None  # the engine's single per-op test found nothing to do
 
 
 def test_anomaly_catches_log_of_zero_feeding_a_sqrt_and_says_the_forward_was_already_bad():
@@ -186,7 +186,7 @@ def test_both_modes_are_thread_local():
     worker.start()
     inside.wait(10)
     try:
-        assert engine._trace is not None  # on for the process while the other thread is inside
+        assert engine._observer is not None  # on for the process while the other thread is inside
         assert (ag.Tensor(np.ones(3)) + np.ones((3, 1))).shape == (3, 3)  # but this thread is not strict
         assert debug.created_at(ag.Tensor([1.0], requires_grad=True) * 2) is None
     finally:

@@ -160,13 +160,19 @@ def test_cross_entropy_gradient_is_right_whichever_forward_ran_last():
     np.testing.assert_allclose(x2.grad, expected[x2], rtol=1e-14)
 
 
-def test_cross_entropy_keeps_nothing_under_no_grad():
-    F.cross_entropy(_scores(seed=3), np.array([0, 1, 2, 3, 0, 1]))  # with grad: stores its softmax
-    before = F._last.probs
-    assert before is not None
+def test_cross_entropy_saves_its_softmax_on_its_node_only_while_it_is_needed():
+    x, y = _scores(seed=3), np.array([0, 1, 2, 3, 0, 1])
     with ag.no_grad():
-        F.cross_entropy(_scores(seed=4), np.array([0, 1, 2, 3, 0, 1]))
-    assert F._last.probs is before
+        assert F.cross_entropy(x, y)._op is None  # no node: nothing kept
+    loss = F.cross_entropy(x, y)
+    assert loss.op_name == 'cross_entropy'
+    e, total = loss._saved
+    np.testing.assert_allclose(e / total[:, None], ag.softmax(x, axis=1).data, rtol=1e-15)
+    loss.backward(retain_graph=True)
+    first = x.grad.copy()
+    loss.backward()  # the saved arrays were not changed by the first backward
+    np.testing.assert_allclose(x.grad, 2 * first, rtol=1e-15)
+    assert loss._saved is None  # released with the graph
 
 
 def test_cross_entropy_second_derivative():

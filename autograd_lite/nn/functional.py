@@ -15,12 +15,11 @@ the gradient in closed form): cross-entropy on integer labels, whose gradient is
 mean squared error, ``2 (x - y) / N``. Their rules run on Tensors too, so second
 derivatives work.
 """
-import threading
 import warnings
 
 import numpy as np
 
-from .. import engine, ops
+from .. import ops
 from ..engine import Primitive
 from ..errors import ShapeError
 from ..tensor import Tensor, _value
@@ -159,7 +158,7 @@ def _linear_explain(x, weight, bias):
 
 
 # The bias's gradient is g itself: the engine sums it over the rows (unbroadcast).
-_linear = engine.Ternary('linear', _linear_fwd, (
+_linear = Primitive('linear', _linear_fwd, (
     lambda g, ans, x, weight, bias: g @ weight.T,
     _linear_grad_weight,
     lambda g, ans, x, weight, bias: g,
@@ -180,16 +179,6 @@ def linear(input, weight, bias=None):
 
 
 # -- cross-entropy ------------------------------------------------------------------------------
-class _LastSoftmax(threading.local):
-    """The softmax that the latest cross-entropy forward (in this thread) computed anyway,
-    kept for its backward, which needs exactly it; taken (and dropped) by that backward.
-    Keyed by the identity of the scores array, which the node keeps alive until then."""
-    scores = probs = None
-
-
-_last = _LastSoftmax()
-
-
 _ROW_STARTS = {}  # (N, C) -> flat index of each row's first element, 0, C, 2C, ... (read-only)
 
 
@@ -239,21 +228,17 @@ def _cross_entropy_fwd(x, labels, reduction):
     total = _by_rows(np.add, e)
     losses = np.log(total)
     losses -= picked
-    if engine.is_grad_enabled():
-        e /= total[:, None]  # softmax(x), for the backward
-        _last.scores, _last.probs = x, e
-    return _reduce(losses, reduction)
+    # saved for the backward: the softmax's numerator and denominator, computed anyway
+    return _reduce(losses, reduction), (e, total)
 
 
-def _cross_entropy_grad(g, ans, x, labels, reduction):
+def _cross_entropy_grad(g, ans, x, labels, reduction, saved):
     # d loss_i / d x_i = softmax(x_i) - onehot(y_i)
     if isinstance(x, Tensor):  # create_graph: a differentiable softmax
         p = ops.softmax(x, axis=-1) - _eye_rows(labels, x.shape[1], x.dtype)
     else:
-        if _last.scores is x:
-            p, _last.scores, _last.probs = _last.probs, None, None
-        else:  # another forward ran since, or this graph is backpropagated twice
-            p = ops._softmax.fwd(x, axis=-1)
+        e, total = saved
+        p = e / total[:, None]  # a new array (the saved one stays intact for a retained graph)
         flat, at_labels = _label_entries(p, labels)
         flat[at_labels] -= 1  # p is ours: subtract the one-hot in place
         if reduction == 'mean' and isinstance(g, np.ndarray) and g.dtype == p.dtype:
@@ -266,7 +251,8 @@ def _cross_entropy_grad(g, ans, x, labels, reduction):
     return p * g.reshape((-1, 1))
 
 
-_cross_entropy = Primitive('cross_entropy', _cross_entropy_fwd, (_cross_entropy_grad, None))
+_cross_entropy = Primitive('cross_entropy', _cross_entropy_fwd, (_cross_entropy_grad, None),
+                           static={'reduction': 'mean'}, saves=True)
 
 
 def cross_entropy(input, target, reduction='mean'):
@@ -287,7 +273,7 @@ def cross_entropy(input, target, reduction='mean'):
         losses = -(ops.log_softmax(input, axis=1) * target).sum(axis=1)
         return _reduce(losses, reduction)
     labels = _row_labels('cross_entropy', target, shape)
-    return _cross_entropy(input, labels, reduction=reduction)
+    return _cross_entropy(input, labels, reduction)
 
 
 def nll_loss(input, target, reduction='mean'):
@@ -364,7 +350,7 @@ def _mse_grad(g, ans, x, y, reduction):
 
 _mse = Primitive('mse_loss', _mse_fwd, (
     _mse_grad,
-    lambda g, ans, x, y, reduction: -_mse_grad(g, ans, x, y, reduction)))
+    lambda g, ans, x, y, reduction: -_mse_grad(g, ans, x, y, reduction)), static={'reduction': 'mean'})
 
 
 def mse_loss(input, target, reduction='mean'):
@@ -373,7 +359,7 @@ def mse_loss(input, target, reduction='mean'):
     Note: ``0.5 * sum(...)``, the hand-derivation convention, is ``0.5 * mse_loss(x, y, 'sum')``."""
     _check_reduction('mse_loss', reduction)
     _check_same_shape('mse_loss', input, target)
-    return _mse(input, target, reduction=reduction)
+    return _mse(input, target, reduction)
 
 
 # -- labels ----------------------------------------------------------------------------------------

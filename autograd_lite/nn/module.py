@@ -42,7 +42,7 @@ class Parameter(Tensor):
         if self.data.dtype.kind != 'f':
             raise TypeError(f"Parameter: needs floating-point data, got dtype {self.data.dtype}; "
                             "convert it first, e.g. Parameter(x.astype(np.float64))")
-        self._rg = bool(requires_grad)
+        self._requires_grad = bool(requires_grad)
 
     def __repr__(self):
         return 'Parameter containing:\n' + super().__repr__()
@@ -98,25 +98,18 @@ class Module:
     def __call__(self, *args, **kwargs):
         # Record which modules are running, outermost first, so that each op made in
         # forward knows where it sits (graph drawings group ops by module).
-        # (On entry the grad mode's fields are set directly, as _GradMode.set would: this runs
-        # per layer per step. The exit goes through set(), so that the recorded scope follows
-        # the grad mode as the forward left it.)
-        mode = _mode
-        old = mode.scope
-        scope = mode.scope = (self,) if old is None else old + (self,)
-        if mode.recording is not False:
-            mode.recording = scope
+        outer = _mode.enter_scope(self)
         try:
             return self.forward(*args, **kwargs)
         finally:
-            mode.set(mode.enabled, old)
+            _mode.leave_scope(outer)
 
     def __setattr__(self, name, value):
         if isinstance(value, (list, tuple, dict, Parameter)):
             for path, p in _contents(name, value):
                 if isinstance(p, Parameter) and p.name is None:
                     p.name = path
-        elif isinstance(value, Tensor) and value._rg and value._op is None:
+        elif isinstance(value, Tensor) and value._requires_grad and value._op is None:
             warnings.warn(f"{type(self).__name__}.{name} is a Tensor that requires grad but not a Parameter, "
                           "so parameters() and optimisers will not see it; "
                           "wrap it: nn.Parameter(...)", stacklevel=2)

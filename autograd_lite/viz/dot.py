@@ -47,7 +47,7 @@ def _label(lines):
 def _tensor_lines(view, t, kind, show_data, show_grad):
     lines = []
     if t._op is not None:
-        lines.append(op_text(t._op.name, t._kw))
+        lines.append(op_text(t._op.name, t._static))
     name = view.name(t)
     if name:
         lines.append(name)
@@ -143,7 +143,7 @@ def _collapse(view, collapsed):
             box = boxes[key] = _Collapsed(scope[:cut + 1])
         rep[t] = box
         (box.ops if t._op is not None else box.params).append(t)
-    order = sorted(boxes.values(), key=lambda b: (b.ops or b.params)[0]._seq)
+    order = sorted(boxes.values(), key=lambda b: (b.ops or b.params)[0]._created)
     for i, box in enumerate(order):
         box.node_id = f"m{i}"
     for t, r in rep.items():

@@ -39,7 +39,7 @@ def walk(roots):
 
 
 def _creation(t):
-    return t._seq
+    return t._created
 
 
 class GraphView:
@@ -130,7 +130,7 @@ class GraphView:
         if t in self.outputs:
             return OUTPUT
         if t._op is None:
-            return PARAMETER if t._rg else INPUT
+            return PARAMETER if t._requires_grad else INPUT
         return OP
 
     def scope(self, t):
@@ -139,6 +139,6 @@ class GraphView:
         if t._op is not None:
             return t._scope or ()
         owned = self._param_names.get(t)
-        if owned is not None and t._rg:
+        if owned is not None and t._requires_grad:
             return self._prefix.get(id(owned[1]), ())
         return ()

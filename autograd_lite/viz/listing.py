@@ -31,12 +31,12 @@ def node_line(view, t):
     name = view.name(t)
     head = f"%{view.ids[t]} {name}" if name else f"%{view.ids[t]}"
     if t._op is None:
-        return f"{head} = {PARAMETER if t._rg else INPUT} {shape_text(t.shape)} {dtype_text(t.dtype)}"
+        return f"{head} = {PARAMETER if t._requires_grad else INPUT} {shape_text(t.shape)} {dtype_text(t.dtype)}"
     if t._inputs is None:
         args = '<released by backward>'
     else:
         args = ', '.join(operand_text(view, x) for x in t._inputs)
-    return f"{head} = {op_text(t._op.name, t._kw, brackets=True)}({args}) -> {shape_text(t.shape)}"
+    return f"{head} = {op_text(t._op.name, t._static, brackets=True)}({args}) -> {shape_text(t.shape)}"
 
 
 def _notes(view, t, show_grad, show_data):
@@ -59,7 +59,7 @@ def _backward_lines(view):
     for t in reversed(view.nodes):
         if t._op is None or t._inputs is None:
             continue
-        targets = [x for x in t._inputs if isinstance(x, Tensor) and x._rg]
+        targets = [x for x in t._inputs if isinstance(x, Tensor) and x._requires_grad]
         if targets:
             sent = ', '.join('d' + operand_text(view, x) for x in targets)
             lines.append(f"d%{view.ids[t]} {shape_text(t.shape)} -> {t._op.name} -> {sent}")
@@ -85,7 +85,7 @@ def graph_listing(*roots, show_grad=True, show_data=False, names=None):
     """
     view = GraphView(roots, names, caller='graph_listing')
     leaves = [t for t in view.nodes if t._op is None]
-    n_params = sum(1 for t in leaves if t._rg)
+    n_params = sum(1 for t in leaves if t._requires_grad)
     header = (f"# graph of {', '.join(operand_text(view, r) for r in view.roots)}: "
               f"{_count(len(leaves) - n_params, 'input')}, {_count(n_params, 'parameter')}, "
               f"{_count(len(view.nodes) - len(leaves), 'op')}")
