@@ -179,6 +179,12 @@ class Primitive:
     def __repr__(self):
         return f"<primitive {self.name}>"
 
+    def __copy__(self):  # an op is like a function: copies of a graph share it
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
     def __call__(self, *inputs, **static):
         if self.variadic:
             if not inputs:

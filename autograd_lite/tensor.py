@@ -90,6 +90,15 @@ class Tensor:
         if requires_grad:
             self.requires_grad = True
 
+    def __setstate__(self, state):
+        """Restore a copied or unpickled tensor with a new creation number, as a new tensor
+        gets: copy.deepcopy and pickle restore a tensor's inputs before the tensor itself,
+        so the numbers keep outputs newer than their inputs (the backward pass's order)."""
+        attributes, slots = state if isinstance(state, tuple) else (state, None)
+        for key, value in {**(attributes or {}), **(slots or {})}.items():
+            setattr(self, key, value)
+        self._created = _next_stamp()
+
     @classmethod
     def _make(cls, data):
         """A tensor outside any graph around an array an op produced: no validation."""
