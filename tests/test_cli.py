@@ -1,5 +1,5 @@
 """The autograd-lite command end to end, its options, and the helpers it is built from
-(training.py: data, loss, loop; hand_backprop.py: the three gradients)."""
+(demo/training.py: data, loss, loop; demo/hand_backprop.py: the three gradients)."""
 import io
 import json
 import os
@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip('sklearn')
 
 import autograd_lite as ag  # noqa: E402
-from autograd_lite import cli, hand_backprop, training  # noqa: E402
+from autograd_lite.demo import cli, hand_backprop, training  # noqa: E402
 
 
 def run_cli(argv, capsys):

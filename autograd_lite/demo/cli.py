@@ -67,28 +67,30 @@ def build_parser():
         epilog="Example: autograd-lite iris --out iris-run   (exit status: 0 done, 1 a gradient check "
                "failed, 2 bad options)")
     commands = parser.add_subparsers(dest='dataset', required=True, metavar='{iris,digits}')
-    for name, d in DEFAULTS.items():
-        sub = commands.add_parser(name, help=ABOUT[name], description=f"{ABOUT[name]}. " + parser.description)
-        sub.add_argument('--hidden', type=_positive_int, nargs='+', default=d['hidden'], metavar='N',
-                         help=f"hidden layer sizes, one number per layer (default: {' '.join(map(str, d['hidden']))})")
-        sub.add_argument('--activation', choices=['sigmoid', 'tanh', 'relu'], default=d['activation'],
-                         help=f"hidden activation (default: {d['activation']})")
-        sub.add_argument('--output', choices=['softmax', 'sigmoid'], default=d['output'],
-                         help="output layer: softmax with cross-entropy, or a sigmoid per class with binary "
-                              f"cross-entropy (one-vs-rest); predictions are the largest score (default: {d['output']})")
-        sub.add_argument('--epochs', type=_positive_int, default=d['epochs'],
-                         help=f"passes over the training rows (default: {d['epochs']})")
-        sub.add_argument('--lr', type=_positive_float, default=d['lr'],
-                         help=f"learning rate (default: {d['lr']:g})")
-        sub.add_argument('--optimizer', choices=['sgd', 'adam'], default=d['optimizer'],
-                         help=f"adam, or sgd with momentum 0.9 (default: {d['optimizer']})")
-        sub.add_argument('--batch-size', type=_batch_size, default=d['batch_size'], metavar='N',
-                         help="rows per step; 'full' for the whole training set "
-                              f"(default: {d['batch_size'] or 'full'})")
-        sub.add_argument('--seed', type=int, default=0,
-                         help="seed of the split, the initial weights and the batch order (default: 0)")
-        sub.add_argument('--out', type=Path, default=Path(f'{name}-run'), metavar='DIR',
-                         help=f"folder for the graph, loss curve, weights and metrics (default: {name}-run)")
+    for name, defaults in DEFAULTS.items():
+        command = commands.add_parser(name, help=ABOUT[name], description=f"{ABOUT[name]}. " + parser.description)
+        command.add_argument('--hidden', type=_positive_int, nargs='+', default=defaults['hidden'], metavar='N',
+                             help="hidden layer sizes, one number per layer "
+                                  f"(default: {' '.join(map(str, defaults['hidden']))})")
+        command.add_argument('--activation', choices=['sigmoid', 'tanh', 'relu'], default=defaults['activation'],
+                             help=f"hidden activation (default: {defaults['activation']})")
+        command.add_argument('--output', choices=['softmax', 'sigmoid'], default=defaults['output'],
+                             help="output layer: softmax with cross-entropy, or a sigmoid per class with binary "
+                                  "cross-entropy (one-vs-rest); predictions are the largest score "
+                                  f"(default: {defaults['output']})")
+        command.add_argument('--epochs', type=_positive_int, default=defaults['epochs'],
+                             help=f"passes over the training rows (default: {defaults['epochs']})")
+        command.add_argument('--lr', type=_positive_float, default=defaults['lr'],
+                             help=f"learning rate (default: {defaults['lr']:g})")
+        command.add_argument('--optimizer', choices=['sgd', 'adam'], default=defaults['optimizer'],
+                             help=f"adam, or sgd with momentum 0.9 (default: {defaults['optimizer']})")
+        command.add_argument('--batch-size', type=_batch_size, default=defaults['batch_size'], metavar='N',
+                             help="rows per step; 'full' for the whole training set "
+                                  f"(default: {defaults['batch_size'] or 'full'})")
+        command.add_argument('--seed', type=int, default=0,
+                             help="seed of the split, the initial weights and the batch order (default: 0)")
+        command.add_argument('--out', type=Path, default=Path(f'{name}-run'), metavar='DIR',
+                             help=f"folder for the graph, loss curve, weights and metrics (default: {name}-run)")
     return parser
 
 
@@ -102,14 +104,14 @@ class Progress:
         self.live = hasattr(stream, 'isatty') and stream.isatty()
         self.every = max(1, epochs // 10)
 
-    def __call__(self, e):
-        line = (f"epoch {e.epoch:>{len(str(self.epochs))}}/{self.epochs}  loss {e.loss:.4f}  "
-                f"train accuracy {e.train_accuracy:.3f}")
+    def __call__(self, row):
+        line = (f"epoch {row.epoch:>{len(str(self.epochs))}}/{self.epochs}  loss {row.loss:.4f}  "
+                f"train accuracy {row.train_accuracy:.3f}")
         if self.live:
             self.stream.write('\r' + line)
-            if e.epoch == self.epochs:
+            if row.epoch == self.epochs:
                 self.stream.write('\n')
-        elif e.epoch % self.every == 0 or e.epoch in (1, self.epochs):
+        elif row.epoch % self.every == 0 or row.epoch in (1, self.epochs):
             self.stream.write(line + '\n')
         self.stream.flush()
 
@@ -133,9 +135,9 @@ def _gradient_check(model, X, y, output, say):
 def _write_graph(model, X, y, output, out):
     """The graph of one training step (forward and backward) on rows X: all ops, and one node
     per layer. Returns (paths, note or None); the note says when Graphviz is missing."""
-    from .tensor import Tensor
+    from ..tensor import Tensor
     from .training import loss_fn
-    from .viz import GraphvizWarning, render_graph, write_graph
+    from ..viz import GraphvizWarning, render_graph, write_graph
     model.zero_grad()
     loss = loss_fn(model(Tensor(X, name='X')), y, output)
     loss.backward(retain_graph=True)  # keep the graph so that it is drawn with its gradients
@@ -157,8 +159,8 @@ def _write_loss_curve(history, out, title):
     with open(csv_path, 'w', newline='') as f:
         writer = csv.writer(f)
         writer.writerow(['epoch', 'loss', 'train_accuracy'])
-        for e in history:
-            writer.writerow([e.epoch, f'{e.loss:.10g}', f'{e.train_accuracy:.10g}'])
+        for row in history:
+            writer.writerow([row.epoch, f'{row.loss:.10g}', f'{row.train_accuracy:.10g}'])
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -169,7 +171,7 @@ def _write_loss_curve(history, out, title):
     fig = Figure(figsize=(6, 3.5))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    ax.plot([e.epoch for e in history], [e.loss for e in history])
+    ax.plot([row.epoch for row in history], [row.loss for row in history])
     ax.set(xlabel='epoch', ylabel='training loss', title=title)
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -191,8 +193,8 @@ def run(args, stream=None):
     gradient check failed)."""
     from sklearn.metrics import confusion_matrix
 
-    from . import nn
-    from .serialization import save
+    from .. import nn
+    from ..serialization import save
     from .training import load_split, make_optimizer, predict, train
 
     stream = sys.stdout if stream is None else stream
@@ -215,10 +217,10 @@ def run(args, stream=None):
         f"{'full batch' if batch == len(data.X_train) else f'batches of {batch}'}\n")
 
     # The check and the graph use the first batch of training rows: one training step's data.
-    X0, y0 = data.X_train[:batch], data.y_train[:batch]
-    hand_report, numeric_report = _gradient_check(model, X0, y0, args.output, say)
+    X_step, y_step = data.X_train[:batch], data.y_train[:batch]
+    hand_report, numeric_report = _gradient_check(model, X_step, y_step, args.output, say)
     args.out.mkdir(parents=True, exist_ok=True)
-    graph_paths, graph_note = _write_graph(model, X0, y0, args.output, args.out)
+    graph_paths, graph_note = _write_graph(model, X_step, y_step, args.output, args.out)
 
     say("\ntraining")
     optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr)

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import nn, optim
-from .engine import no_grad
-from .tensor import Tensor
+from .. import nn, optim
+from ..engine import no_grad
+from ..tensor import Tensor
 
 F = nn.functional
 
