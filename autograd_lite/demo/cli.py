@@ -3,11 +3,15 @@
 ``autograd-lite iris --out iris-run`` trains an MLP on scikit-learn's iris data and shows
 the whole path: the untrained network's gradients derived by hand, by autograd_lite and by
 finite differences side by side; training with a progress line; test accuracy and the
-confusion matrix; and, in --out, the graph of one training step, the loss curve and the
-weights. ``autograd-lite digits`` does the same on the 8x8 digits.
+confusion matrix; and, in --out, the graph of one training step, the loss and accuracy
+curves and the weights. ``autograd-lite digits`` does the same on the 8x8 digits.
+
+Every option, and whether --out can be written, is checked before any work; the files appear
+in --out all together when the run succeeds, and not at all when it fails (run_folder.py).
 """
 import argparse
 import csv
+import difflib
 import json
 import math
 import sys
@@ -16,6 +20,17 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+
+from .. import __version__
+from .run_folder import OutError, RunFolder
+
+# The exit status; the help's epilog says the same to users.
+OK, GRADIENT_CHECK_FAILED, CANNOT_RUN, RUN_FAILED, INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_STATUS = ("Exit status: 0 done; 1 a gradient check failed (the run still trains and writes its files); "
+               "2 the command cannot run as given: a bad option, an --out that cannot be written, or "
+               "scikit-learn not installed (found before any work); 3 the run failed: the loss diverged "
+               "or the files could not be written; 130 interrupted. After 2, 3 or 130 nothing is written.")
+SEED_MAX = 2**32 - 1  # scikit-learn's random_state takes 0 .. 2**32 - 1
 
 # Per data set: what a plain run uses (each is a command-line option).
 DEFAULTS = {
@@ -50,7 +65,48 @@ def _positive_float(text):
 
 
 def _batch_size(text):
-    return None if text in ('full', '0') else _positive_int(text)
+    # 0 is refused rather than read as "everything": a count of 0 rows per step is more
+    # likely a slip (an empty variable, an off-by-one) than a wish, and 'full' says it in words.
+    if text == 'full':
+        return None
+    try:
+        return _positive_int(text)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}; use 'full' for the whole training set in one batch") from None
+
+
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to {SEED_MAX}, got {text!r}") from None
+    if not 0 <= value <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {SEED_MAX} (2**32 - 1), got {value}")
+    return value
+
+
+def _folder(text):
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a folder name, got {text!r}")
+    return Path(text)
+
+
+class _CommandParser(argparse.ArgumentParser):
+    """A subcommand's parser: an option it does not know is an error with its own usage and
+    the closest option it has (argparse would leave it to the main parser, which says only
+    "unrecognized arguments" under the main usage)."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            message = f"unrecognized arguments: {' '.join(extras)}"
+            # Compared without the dashes, which every option shares: else '--colour' is "close" to '--lr'.
+            options = {name.lstrip('-'): name for action in self._actions for name in action.option_strings}
+            words = [word.split('=')[0].lstrip('-') for word in extras if word.startswith('-')]
+            close = [options[match] for word in words for match in difflib.get_close_matches(word, options, n=1)]
+            self.error(f"{message} (did you mean {close[0]}?)" if close
+                       else f"{message} (see {self.prog} --help)")
+        return namespace, extras
 
 
 def build_parser():
@@ -61,14 +117,18 @@ def build_parser():
                     "central finite differences; then it trains with a progress line, prints the test "
                     "accuracy and the confusion matrix, and writes into --out: the computation graph of "
                     "one training step (graph.svg, or graph.dot where Graphviz is not installed, and the "
-                    "text listing graph.txt; graph_layers.* draws each layer as one node), the loss curve "
-                    "(loss.csv, and loss.png when matplotlib is installed), the trained weights "
+                    "text listing graph.txt; graph_layers.* draws each layer as one node), the loss and train "
+                    "accuracy curves (loss.csv, and loss.png when matplotlib is installed), the trained weights "
                     "(weights.npz, read back with ag.load) and metrics.json.",
-        epilog="Example: autograd-lite iris --out iris-run   (exit status: 0 done, 1 a gradient check "
-               "failed, 2 bad options)")
-    commands = parser.add_subparsers(dest='dataset', required=True, metavar='{iris,digits}')
+        epilog="Example: autograd-lite iris --out iris-run. " + EXIT_STATUS)
+    parser.add_argument('--version', action='version', version=f'autograd-lite {__version__}')
+    commands = parser.add_subparsers(dest='dataset', required=True, metavar='{iris,digits}',
+                                     parser_class=_CommandParser)
+    parser.command_parsers = {}  # name -> its parser, whose usage goes with a late error (--out)
     for name, defaults in DEFAULTS.items():
-        command = commands.add_parser(name, help=ABOUT[name], description=f"{ABOUT[name]}. " + parser.description)
+        command = commands.add_parser(name, help=ABOUT[name], description=f"{ABOUT[name]}. " + parser.description,
+                                      epilog=f"Example: autograd-lite {name} --out {name}-run. " + EXIT_STATUS)
+        parser.command_parsers[name] = command
         command.add_argument('--hidden', type=_positive_int, nargs='+', default=defaults['hidden'], metavar='N',
                              help="hidden layer sizes, one number per layer "
                                   f"(default: {' '.join(map(str, defaults['hidden']))})")
@@ -85,12 +145,16 @@ def build_parser():
         command.add_argument('--optimizer', choices=['sgd', 'adam'], default=defaults['optimizer'],
                              help=f"adam, or sgd with momentum 0.9 (default: {defaults['optimizer']})")
         command.add_argument('--batch-size', type=_batch_size, default=defaults['batch_size'], metavar='N',
-                             help="rows per step; 'full' for the whole training set "
+                             help="rows per step, at least 1; 'full' (or any number above the training "
+                                  "rows) for the whole training set in one step "
                                   f"(default: {defaults['batch_size'] or 'full'})")
-        command.add_argument('--seed', type=int, default=0,
-                             help="seed of the split, the initial weights and the batch order (default: 0)")
-        command.add_argument('--out', type=Path, default=Path(f'{name}-run'), metavar='DIR',
-                             help=f"folder for the graph, loss curve, weights and metrics (default: {name}-run)")
+        command.add_argument('--seed', type=_seed, default=0,
+                             help="seed of the split, the initial weights and the batch order, "
+                                  f"0 to {SEED_MAX} (default: 0)")
+        command.add_argument('--out', type=_folder, default=Path(f'{name}-run'), metavar='DIR',
+                             help="folder for the graph, curves, weights and metrics, new or an earlier "
+                                  "run's (its files are replaced, others left alone); written only when the "
+                                  f"run succeeds (default: {name}-run)")
     return parser
 
 
@@ -103,13 +167,21 @@ class Progress:
         self.epochs, self.stream = epochs, stream
         self.live = hasattr(stream, 'isatty') and stream.isatty()
         self.every = max(1, epochs // 10)
+        self.open = False  # a live line is on the screen without its newline
+
+    def end_line(self):
+        """End a live line cut short (training stopped), so that what follows starts a line."""
+        if self.open:
+            self.stream.write('\n')
+            self.open = False
 
     def __call__(self, row):
         line = (f"epoch {row.epoch:>{len(str(self.epochs))}}/{self.epochs}  loss {row.loss:.4f}  "
                 f"train accuracy {row.train_accuracy:.3f}")
         if self.live:
             self.stream.write('\r' + line)
-            if row.epoch == self.epochs:
+            self.open = row.epoch != self.epochs
+            if not self.open:
                 self.stream.write('\n')
         elif row.epoch % self.every == 0 or row.epoch in (1, self.epochs):
             self.stream.write(line + '\n')
@@ -168,16 +240,27 @@ def _write_loss_curve(history, out, title):
         return [csv_path], ("matplotlib is not installed, so no loss.png (the curve is in loss.csv); "
                             "pip install matplotlib, or pip install \"autograd_lite[examples]\"")
     # A Figure with its own canvas, not pyplot: no global state, no display needed.
-    fig = Figure(figsize=(6, 3.5))
+    fig = Figure(figsize=(6, 5))
     FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    ax.plot([row.epoch for row in history], [row.loss for row in history])
-    ax.set(xlabel='epoch', ylabel='training loss', title=title)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
+    _plot_curves(fig, history, title)
     png = out / 'loss.png'
     fig.savefig(png, dpi=100)
     return [csv_path, png], None
+
+
+def _plot_curves(fig, history, title):
+    """Two panels over the epochs sharing the x axis: the training loss above, the train
+    accuracy (0 to 1) below. Returns the two Axes."""
+    epochs = [row.epoch for row in history]
+    loss_ax, accuracy_ax = fig.subplots(2, 1, sharex=True)
+    loss_ax.plot(epochs, [row.loss for row in history])
+    loss_ax.set(ylabel='training loss', title=title)
+    accuracy_ax.plot(epochs, [row.train_accuracy for row in history], color='tab:green')
+    accuracy_ax.set(xlabel='epoch', ylabel='train accuracy', ylim=(0, 1.02))
+    for ax in (loss_ax, accuracy_ax):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return loss_ax, accuracy_ax
 
 
 def _confusion_text(matrix, names):
@@ -188,14 +271,15 @@ def _confusion_text(matrix, names):
     return '\n'.join(lines)
 
 
-def run(args, stream=None):
-    """Do the job described by parsed ``args``; returns the exit status (0, or 1 when a
-    gradient check failed)."""
+def run(args, folder, stream=None):
+    """Do the job described by parsed ``args``, writing into ``folder.stage`` (a
+    :class:`RunFolder`) and committing it at the end; returns the exit status (OK,
+    GRADIENT_CHECK_FAILED, or RUN_FAILED when the loss diverged: then nothing is committed)."""
     from sklearn.metrics import confusion_matrix
 
     from .. import nn
     from ..serialization import save
-    from .training import load_split, make_optimizer, predict, train
+    from .training import DivergedError, load_split, make_optimizer, predict, train
 
     stream = sys.stdout if stream is None else stream
 
@@ -219,14 +303,21 @@ def run(args, stream=None):
     # The check and the graph use the first batch of training rows: one training step's data.
     X_step, y_step = data.X_train[:batch], data.y_train[:batch]
     hand_report, numeric_report = _gradient_check(model, X_step, y_step, args.output, say)
-    args.out.mkdir(parents=True, exist_ok=True)
-    graph_paths, graph_note = _write_graph(model, X_step, y_step, args.output, args.out)
+    graph_paths, graph_note = _write_graph(model, X_step, y_step, args.output, folder.stage)
 
     say("\ntraining")
     optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr)
+    progress = Progress(args.epochs, stream)
     train_start = time.perf_counter()
-    history = train(model, data.X_train, data.y_train, optimizer, args.epochs, output=args.output,
-                    batch_size=args.batch_size, seed=args.seed, callback=Progress(args.epochs, stream))
+    try:
+        # Overflow warnings from inside the ops would only precede the message below.
+        with np.errstate(over='ignore', invalid='ignore'):
+            history = train(model, data.X_train, data.y_train, optimizer, args.epochs, output=args.output,
+                            batch_size=args.batch_size, seed=args.seed, callback=progress)
+    except DivergedError as exc:
+        progress.end_line()
+        sys.stderr.write(_diverged_text(args, exc) + '\n')
+        return RUN_FAILED
     train_seconds = time.perf_counter() - train_start
 
     predicted = predict(model, data.X_test)
@@ -236,9 +327,9 @@ def run(args, stream=None):
     say(f"\ntest accuracy {test_accuracy:.3f} ({correct}/{len(data.y_test)}), trained in {train_seconds:.2f} s")
     say(_confusion_text(matrix, data.class_names))
 
-    curve_paths, curve_note = _write_loss_curve(history, args.out, f"autograd-lite {args.dataset}")
-    weights = save(model, args.out / 'weights.npz')
-    metrics = args.out / 'metrics.json'
+    curve_paths, curve_note = _write_loss_curve(history, folder.stage, f"autograd-lite {args.dataset}")
+    weights = save(model, folder.stage / 'weights.npz')
+    metrics = folder.stage / 'metrics.json'
     result = {
         'dataset': args.dataset, 'sizes': sizes,
         'options': {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
@@ -248,12 +339,14 @@ def run(args, stream=None):
         'gradient_check': {'hand_vs_autograd': hand_report.as_dict(),
                            'numeric_vs_autograd': numeric_report.as_dict()},
     }
-    metrics.write_text(json.dumps(result, indent=2) + '\n', encoding='utf-8')
+    # allow_nan=False: NaN is not JSON; train() has stopped any run that would produce one.
+    metrics.write_text(json.dumps(result, indent=2, allow_nan=False) + '\n', encoding='utf-8')
+    folder.commit()
 
     say(f"\nwrote into {args.out}/:")
     written = [(graph_paths[:2], "the graph of one training step (picture, text listing)"),
                (graph_paths[2:], "the same, one node per layer"),
-               (curve_paths, "the loss curve"),
+               (curve_paths, "the loss and train accuracy curves"),
                ([weights], "the trained weights (ag.load reads them)"),
                ([metrics], "accuracy, confusion matrix, gradient check")]
     for paths, what in written:
@@ -262,21 +355,46 @@ def run(args, stream=None):
         if note:
             say(f"note: {note}")
     say(f"done in {time.perf_counter() - start:.1f} s")
-    return 0 if hand_report.ok and numeric_report.ok else 1
+    return OK if hand_report.ok and numeric_report.ok else GRADIENT_CHECK_FAILED
+
+
+def _diverged_text(args, exc):
+    """What went wrong and what to change, for a :class:`~.training.DivergedError`."""
+    what = "the weights overflowed" if exc.loss is None else f"the loss became {exc.loss}"
+    lower = min(args.lr / 10, DEFAULTS[args.dataset]['lr'])
+    return (f"autograd-lite {args.dataset}: error: the loss diverged ({what} at epoch {exc.epoch} of "
+            f"{args.epochs}, step {exc.step}): {args.optimizer} with --lr {args.lr:g} takes too large steps; "
+            f"try a lower --lr, e.g. --lr {lower:g}. Nothing was written into {args.out}.")
 
 
 def main(argv=None):
-    """Entry point of the ``autograd-lite`` console script; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    """Entry point of the ``autograd-lite`` console script; returns the exit status (the
+    help's epilog lists them: EXIT_STATUS)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = parser.command_parsers[args.dataset]
     try:
         import sklearn  # noqa: F401
     except ImportError:
-        sys.stderr.write("autograd-lite: this command needs scikit-learn: "
+        sys.stderr.write(f"autograd-lite {args.dataset}: error: this command needs scikit-learn: "
                          "pip install \"autograd_lite[examples]\"\n")
-        return 1
+        return CANNOT_RUN
+    try:
+        folder = RunFolder(args.out)
+    except OutError as exc:
+        command.error(f"argument --out: {exc}")
     from .training import one_blas_thread
-    with one_blas_thread():
-        return run(args)
+    try:
+        with one_blas_thread():
+            return run(args, folder)
+    except OSError as exc:
+        sys.stderr.write(f"autograd-lite {args.dataset}: error: {exc}; nothing was written into {args.out}\n")
+        return RUN_FAILED
+    except KeyboardInterrupt:
+        sys.stderr.write(f"\nautograd-lite {args.dataset}: interrupted; nothing was written into {args.out}\n")
+        return INTERRUPTED
+    finally:
+        folder.discard()
 
 
 if __name__ == '__main__':
