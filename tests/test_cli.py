@@ -348,6 +348,14 @@ def test_out_below_a_file_fails_before_any_work(tmp_path, capsys):
                     f"{tmp_path / 'file' / 'a' / 'run'}: {tmp_path / 'file'} is a file")
 
 
+def test_a_folder_in_the_way_of_an_output_file_fails_before_any_work(tmp_path, capsys):
+    (tmp_path / 'metrics.json').mkdir()
+    _, last = fail_with_usage(['iris', '--out', str(tmp_path)], capsys)
+    assert last == (f"autograd-lite iris: error: argument --out: {tmp_path / 'metrics.json'} is a folder, "
+                    "where the run writes a file; move it away")
+    assert os.listdir(tmp_path) == ['metrics.json']
+
+
 def test_out_in_a_place_without_permission_fails_before_any_work(tmp_path, capsys, monkeypatch):
     def refused(prefix, dir):
         raise PermissionError(13, 'Permission denied', str(dir))
@@ -444,6 +452,19 @@ def test_an_interrupted_run_writes_nothing_and_exits_130(tmp_path, capsys, monke
     out = tmp_path / 'run'
     assert cli.main(['iris', '--out', str(out)]) == 130
     assert capsys.readouterr().err == f"\nautograd-lite iris: interrupted; nothing was written into {out}\n"
+    assert snapshot(tmp_path) == {}
+
+
+def test_out_of_memory_says_which_options_to_change_and_exits_3(tmp_path, capsys, monkeypatch):
+    def too_big(*args, **kwargs):
+        raise MemoryError('Unable to allocate 29.8 GiB for an array with shape (4, 1000000000)')
+
+    monkeypatch.setattr(ag.nn, 'MLP', too_big)
+    out = tmp_path / 'run'
+    assert cli.main(['iris', '--hidden', '1000000000', '--out', str(out)]) == 3
+    assert capsys.readouterr().err == ('autograd-lite iris: error: out of memory (Unable to allocate 29.8 GiB for '
+                                       'an array with shape (4, 1000000000)); choose a smaller --hidden or '
+                                       f'--batch-size; nothing was written into {out}\n')
     assert snapshot(tmp_path) == {}
 
 

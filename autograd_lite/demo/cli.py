@@ -28,8 +28,9 @@ from .run_folder import OutError, RunFolder
 OK, GRADIENT_CHECK_FAILED, CANNOT_RUN, RUN_FAILED, INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_STATUS = ("Exit status: 0 done; 1 a gradient check failed (the run still trains and writes its files); "
                "2 the command cannot run as given: a bad option, an --out that cannot be written, or "
-               "scikit-learn not installed (found before any work); 3 the run failed: the loss diverged "
-               "or the files could not be written; 130 interrupted. After 2, 3 or 130 nothing is written.")
+               "scikit-learn not installed (found before any work); 3 the run failed: the loss diverged, "
+               "the files could not be written, or memory ran out; 130 interrupted. After 2, 3 or 130 "
+               "nothing is written.")
 SEED_MAX = 2**32 - 1  # scikit-learn's random_state takes 0 .. 2**32 - 1
 
 # Per data set: what a plain run uses (each is a command-line option).
@@ -389,6 +390,10 @@ def main(argv=None):
             return run(args, folder)
     except OSError as exc:
         sys.stderr.write(f"autograd-lite {args.dataset}: error: {exc}; nothing was written into {args.out}\n")
+        return RUN_FAILED
+    except MemoryError as exc:  # sizes are not capped: what fits depends on the machine
+        sys.stderr.write(f"autograd-lite {args.dataset}: error: out of memory ({exc}); choose a smaller --hidden "
+                         f"or --batch-size; nothing was written into {args.out}\n")
         return RUN_FAILED
     except KeyboardInterrupt:
         sys.stderr.write(f"\nautograd-lite {args.dataset}: interrupted; nothing was written into {args.out}\n")

@@ -12,6 +12,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+# Every file a run may write.
+OUTPUTS = ('graph.svg', 'graph.dot', 'graph.txt', 'graph_layers.svg', 'graph_layers.dot', 'loss.csv', 'loss.png',
+           'weights.npz', 'metrics.json')
 # Files a run writes where a run writes their alternatives instead: a new graph.dot (no
 # Graphviz) must not sit beside an earlier run's graph.svg, nor a loss.csv without loss.png
 # beside an earlier curve.
@@ -34,6 +37,10 @@ class RunFolder:
         if self.out.exists() and not self.out.is_dir():
             raise OutError(f"{self.out} is a file, not a folder; name a new folder or an existing one")
         self._existed = self.out.is_dir()
+        # Found now, not when the files are moved in one by one (the move must not fail halfway).
+        blocked = [name for name in OUTPUTS if self._existed and (self.out / name).is_dir()]
+        if blocked:
+            raise OutError(f"{self.out / blocked[0]} is a folder, where the run writes a file; move it away")
         # A new folder's parents may be missing too: stage in the nearest one that exists.
         place = next(p for p in (self.out, *self.out.parents) if p.exists())
         if not place.is_dir():
@@ -42,7 +49,7 @@ class RunFolder:
         try:
             self.stage = Path(tempfile.mkdtemp(prefix=prefix, dir=place))
         except OSError as exc:
-            raise OutError(f"cannot write into {place}: {exc.strerror}") from None
+            raise OutError(f"cannot write into {place}: {exc.strerror or exc}") from None
         # mkdtemp makes the folder private (0o700); the run's folder gets the usual permissions.
         os.chmod(self.stage, 0o777 & ~_umask())
 
