@@ -1,6 +1,6 @@
 """python -m autograd_lite: the autograd-lite command."""
 import sys
 
-from .cli import main
+from .demo.cli import main
 
 sys.exit(main())

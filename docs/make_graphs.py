@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import autograd_lite as ag
-from autograd_lite.training import load_split, loss_fn
+from autograd_lite.demo.training import load_split, loss_fn
 from autograd_lite.viz import render_graph, write_graph
 
 OUT = Path(__file__).resolve().parent / 'images'

@@ -6,7 +6,7 @@ of training. Run: python examples/digits_mlp.py [--seed 0]
 import argparse
 
 import autograd_lite as ag
-from autograd_lite.training import accuracy, load_split, one_blas_thread, train
+from autograd_lite.demo.training import accuracy, load_split, one_blas_thread, train
 
 GOAL = 0.95
 

@@ -6,7 +6,7 @@ Same seed, same split, same weights, same accuracy. Run: python examples/iris_so
 import argparse
 
 import autograd_lite as ag
-from autograd_lite.training import accuracy, load_split, one_blas_thread, train
+from autograd_lite.demo.training import accuracy, load_split, one_blas_thread, train
 
 GOAL = 0.93
 

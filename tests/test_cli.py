@@ -1,5 +1,6 @@
 """The autograd-lite command end to end, its options, and the helpers it is built from
-(training.py: data, loss, loop; hand_backprop.py: the three gradients)."""
+(demo/training.py: data, loss, loop; demo/hand_backprop.py: the three gradients)."""
+import errno
 import io
 import json
 import os
@@ -12,7 +13,8 @@ import pytest
 pytest.importorskip('sklearn')
 
 import autograd_lite as ag  # noqa: E402
-from autograd_lite import cli, hand_backprop, training  # noqa: E402
+from autograd_lite import serialization  # noqa: E402
+from autograd_lite.demo import cli, hand_backprop, run_folder, training  # noqa: E402
 
 
 def run_cli(argv, capsys):
@@ -131,6 +133,14 @@ def test_a_failed_gradient_check_is_reported_and_exits_1(tmp_path, capsys, monke
     (['iris', '--activation', 'gelu'], "argument --activation: invalid choice: 'gelu'"),
     (['iris', '--epochs', 'ten'], 'argument --epochs: expected a positive whole number'),
     (['iris', '--batch-size', '-5'], 'argument --batch-size: must be at least 1'),
+    (['iris', '--batch-size', '0'], "argument --batch-size: must be at least 1, got 0; "
+                                    "use 'full' for the whole training set in one batch"),
+    (['iris', '--batch-size', 'all'], "argument --batch-size: expected a positive whole number, got 'all'; "
+                                      "use 'full' for the whole training set in one batch"),
+    (['iris', '--seed', '-1'], 'argument --seed: must be from 0 to 4294967295 (2**32 - 1), got -1'),
+    (['iris', '--seed', str(2**32)], 'argument --seed: must be from 0 to 4294967295 (2**32 - 1), got 4294967296'),
+    (['iris', '--seed', '1.5'], "argument --seed: expected a whole number from 0 to 4294967295, got '1.5'"),
+    (['iris', '--out', ''], "argument --out: expected a folder name, got ''"),
     (['mnist'], "invalid choice: 'mnist'"),
     ([], 'the following arguments are required'),
 ])
@@ -178,6 +188,17 @@ def test_progress_rewrites_one_line_on_a_terminal_and_prints_lines_otherwise():
     lines = pipe.getvalue().splitlines()
     assert [line.split()[1] for line in lines] == ['1/30'] + [f'{k}/30' for k in range(3, 31, 3)]
     assert lines[-1] == 'epoch 30/30  loss 0.0333  train accuracy 0.500'
+
+
+def test_progress_ends_a_live_line_cut_short():
+    tty, pipe = FakeTerminal(), io.StringIO()
+    for stream in (tty, pipe):
+        progress = cli.Progress(30, stream)
+        progress(training.Epoch(1, 1.0, 0.5))
+        progress.end_line()
+        progress.end_line()  # once
+    assert tty.getvalue() == '\repoch  1/30  loss 1.0000  train accuracy 0.500\n'
+    assert pipe.getvalue() == 'epoch  1/30  loss 1.0000  train accuracy 0.500\n'
 
 
 # -- the helpers -----------------------------------------------------------------------------------------
@@ -232,3 +253,244 @@ def test_loss_fn_and_make_optimizer_reject_unknown_names():
         training.loss_fn(scores, np.array([0, 1]), 'linear')
     with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'"):
         training.make_optimizer('lbfgs', [], 0.1)
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(['--version'])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f'autograd-lite {ag.__version__}\n'
+
+
+@pytest.mark.parametrize('argv,last_line', [
+    (['iris', '--hiden', '16'],
+     'autograd-lite iris: error: unrecognized arguments: --hiden 16 (did you mean --hidden?)'),
+    (['digits', '--epochs', '2', '--optimiser', 'sgd'],
+     'autograd-lite digits: error: unrecognized arguments: --optimiser sgd (did you mean --optimizer?)'),
+    (['iris', '--batch_size=8'],
+     'autograd-lite iris: error: unrecognized arguments: --batch_size=8 (did you mean --batch-size?)'),
+    (['iris', '--colour', 'red'],
+     'autograd-lite iris: error: unrecognized arguments: --colour red (see autograd-lite iris --help)'),
+])
+def test_a_misspelled_option_shows_the_subcommand_usage_and_the_closest_option(argv, last_line, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f'usage: autograd-lite {argv[0]} [-h] [--hidden N [N ...]]')
+    assert err.splitlines()[-1] == last_line
+
+
+def test_batch_size_full_and_the_accepted_seeds():
+    parser = cli.build_parser()
+    assert parser.parse_args(['digits', '--batch-size', 'full']).batch_size is None
+    assert parser.parse_args(['digits']).batch_size == 64
+    assert parser.parse_args(['iris', '--seed', str(2**32 - 1)]).seed == 2**32 - 1
+    assert parser.parse_args(['iris', '--seed', '0']).seed == 0
+
+
+def test_help_documents_the_exit_status_and_batch_size_full(capsys):
+    for argv in (['--help'], ['iris', '--help']):
+        with pytest.raises(SystemExit):
+            cli.main(argv)
+        text = ' '.join(capsys.readouterr().out.split())  # argparse wraps the lines
+        assert ' '.join(cli.EXIT_STATUS.split()) in text
+    assert "'full' (or any number above the training rows) for the whole training set in one step" in text
+    assert 'seed of the split, the initial weights and the batch order, 0 to 4294967295' in text
+    assert '1 a gradient check failed' in cli.EXIT_STATUS and '3 the run failed: the loss diverged' in cli.EXIT_STATUS
+
+
+def test_the_plot_shows_the_loss_and_the_train_accuracy():
+    pytest.importorskip('matplotlib')
+    from matplotlib.figure import Figure
+    history = [training.Epoch(k, 1.0 / k, 0.3 + 0.02 * k) for k in range(1, 11)]
+    fig = Figure()
+    loss_ax, accuracy_ax = cli._plot_curves(fig, history, 'autograd-lite iris')
+    assert fig.axes == [loss_ax, accuracy_ax]
+    assert (loss_ax.get_ylabel(), accuracy_ax.get_ylabel(), accuracy_ax.get_xlabel()) == \
+        ('training loss', 'train accuracy', 'epoch')
+    assert loss_ax.get_title() == 'autograd-lite iris'
+    np.testing.assert_array_equal(loss_ax.lines[0].get_ydata(), [1.0 / k for k in range(1, 11)])
+    np.testing.assert_array_equal(accuracy_ax.lines[0].get_ydata(), [0.3 + 0.02 * k for k in range(1, 11)])
+    np.testing.assert_array_equal(accuracy_ax.lines[0].get_xdata(), range(1, 11))
+    assert accuracy_ax.get_ylim() == (0, 1.02)
+
+
+# -- checked before any work; all files or none --------------------------------------------------------
+def snapshot(folder):
+    """{relative path: bytes} of every file under ``folder``, hidden ones included."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob('*')) if p.is_file()}
+
+
+def fail_with_usage(argv, capsys):
+    """Run argv, expecting exit 2 with the subcommand's usage; returns (stdout, last stderr line)."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f'usage: autograd-lite {argv[0]} [-h]')
+    return captured.out, captured.err.splitlines()[-1]
+
+
+def test_out_naming_a_file_fails_before_any_work(tmp_path, capsys):
+    (tmp_path / 'run').write_text('mine')
+    out, last = fail_with_usage(['iris', '--out', str(tmp_path / 'run')], capsys)
+    assert last == (f"autograd-lite iris: error: argument --out: {tmp_path / 'run'} is a file, not a folder; "
+                    "name a new folder or an existing one")
+    assert out == ''  # not even the data set was loaded
+    assert snapshot(tmp_path) == {'run': b'mine'}
+
+
+def test_out_below_a_file_fails_before_any_work(tmp_path, capsys):
+    (tmp_path / 'file').write_text('mine')
+    _, last = fail_with_usage(['iris', '--out', str(tmp_path / 'file' / 'a' / 'run')], capsys)
+    assert last == (f"autograd-lite iris: error: argument --out: cannot make the folder "
+                    f"{tmp_path / 'file' / 'a' / 'run'}: {tmp_path / 'file'} is a file")
+
+
+def test_a_folder_in_the_way_of_an_output_file_fails_before_any_work(tmp_path, capsys):
+    (tmp_path / 'metrics.json').mkdir()
+    _, last = fail_with_usage(['iris', '--out', str(tmp_path)], capsys)
+    assert last == (f"autograd-lite iris: error: argument --out: {tmp_path / 'metrics.json'} is a folder, "
+                    "where the run writes a file; move it away")
+    assert os.listdir(tmp_path) == ['metrics.json']
+
+
+def test_out_in_a_place_without_permission_fails_before_any_work(tmp_path, capsys, monkeypatch):
+    def refused(prefix, dir):
+        raise PermissionError(13, 'Permission denied', str(dir))
+
+    monkeypatch.setattr(run_folder.tempfile, 'mkdtemp', refused)
+    out, last = fail_with_usage(['iris', '--out', str(tmp_path / 'new' / 'run')], capsys)
+    assert last == f"autograd-lite iris: error: argument --out: cannot write into {tmp_path}: Permission denied"
+    assert out == '' and snapshot(tmp_path) == {}
+
+
+@pytest.mark.skipif(not hasattr(os, 'geteuid') or os.geteuid() == 0, reason='root may write anywhere')
+def test_out_in_a_read_only_folder_fails_before_any_work(tmp_path, capsys):
+    locked = tmp_path / 'locked'
+    locked.mkdir(mode=0o500)
+    try:
+        _, last = fail_with_usage(['iris', '--out', str(locked / 'run')], capsys)
+    finally:
+        locked.chmod(0o700)
+    assert last == f"autograd-lite iris: error: argument --out: cannot write into {locked}: Permission denied"
+
+
+def failing_save(written):
+    """A stand-in for ag.save that leaves half a file and fails, as a full disk does."""
+    def save(obj, path):
+        with open(path, 'wb') as f:
+            f.write(b'PK\x03')
+        written.append(path)
+        raise OSError(errno.ENOSPC, 'No space left on device', str(path))
+    return save
+
+
+def test_a_failed_write_leaves_no_new_folder_and_nothing_half_written(tmp_path, capsys, monkeypatch):
+    written = []
+    monkeypatch.setattr(serialization, 'save', failing_save(written))
+    out = tmp_path / 'runs' / 'iris-run'
+    status = cli.main(['iris', '--epochs', '3', '--out', str(out)])
+    assert status == 3
+    captured = capsys.readouterr()
+    assert 'test accuracy' in captured.out  # it failed at the end, after the graph and the loss curve
+    assert captured.err == (f"autograd-lite iris: error: [Errno 28] No space left on device: '{written[0]}'; "
+                            f"nothing was written into {out}\n")
+    assert snapshot(tmp_path) == {} and not (tmp_path / 'runs').exists()
+
+
+def test_a_failed_write_leaves_an_earlier_run_as_it_was(tmp_path, capsys, monkeypatch):
+    out = tmp_path / 'iris-run'
+    assert cli.main(['iris', '--epochs', '3', '--out', str(out)]) == 0
+    before = snapshot(tmp_path)
+    monkeypatch.setattr(serialization, 'save', failing_save([]))
+    assert cli.main(['iris', '--epochs', '5', '--seed', '1', '--out', str(out)]) == 3
+    assert snapshot(tmp_path) == before  # no file replaced, no staging folder left
+    assert sorted(before) == sorted(f'iris-run/{name}' for name in os.listdir(out))
+
+
+def test_an_earlier_run_is_replaced_and_other_files_left_alone(tmp_path, capsys, monkeypatch):
+    out = tmp_path / 'iris-run'
+    out.mkdir()
+    (out / 'notes.txt').write_text('mine')
+    assert cli.main(['iris', '--epochs', '3', '--out', str(out)]) == 0
+    picture = 'graph.svg' if ag.viz.display.dot_available() else 'graph.dot'
+    assert (out / picture).exists()
+    monkeypatch.setenv('PATH', str(tmp_path / 'empty'))  # no Graphviz: graph.dot instead of graph.svg
+    monkeypatch.setitem(sys.modules, 'matplotlib.backends.backend_agg', None)  # and no loss.png
+    assert cli.main(['iris', '--epochs', '4', '--out', str(out)]) == 0
+    assert sorted(os.listdir(out)) == ['graph.dot', 'graph.txt', 'graph_layers.dot', 'loss.csv', 'metrics.json',
+                                       'notes.txt', 'weights.npz']
+    assert (out / 'notes.txt').read_text() == 'mine'
+    assert len((out / 'loss.csv').read_text().splitlines()) == 5
+    assert json.loads((out / 'metrics.json').read_text())['options']['epochs'] == 4
+
+
+@pytest.mark.parametrize('optimizer,what,epochs_done', [
+    ('sgd', 'the loss became inf at epoch 2 of 200', 1),
+    ('adam', 'the weights overflowed at epoch 1 of 200', 0),
+])
+def test_a_diverged_run_says_so_writes_nothing_and_exits_3(tmp_path, capsys, optimizer, what, epochs_done):
+    out = tmp_path / 'run'
+    status = cli.main(['iris', '--lr', '1e308', '--optimizer', optimizer, '--out', str(out)])
+    assert status == 3
+    captured = capsys.readouterr()
+    assert captured.err == (f"autograd-lite iris: error: the loss diverged ({what}, step 1): {optimizer} with "
+                            "--lr 1e+308 takes too large steps; try a lower --lr, e.g. --lr 0.02. "
+                            f"Nothing was written into {out}.\n")  # and no RuntimeWarning before it
+    progress = [line for line in captured.out.splitlines() if line.startswith('epoch')]
+    assert progress == ['epoch   1/200  loss 1.0999  train accuracy 0.333'][:epochs_done]
+    assert snapshot(tmp_path) == {}
+
+
+def test_an_interrupted_run_writes_nothing_and_exits_130(tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, 'train', interrupted)
+    out = tmp_path / 'run'
+    assert cli.main(['iris', '--out', str(out)]) == 130
+    assert capsys.readouterr().err == f"\nautograd-lite iris: interrupted; nothing was written into {out}\n"
+    assert snapshot(tmp_path) == {}
+
+
+def test_out_of_memory_says_which_options_to_change_and_exits_3(tmp_path, capsys, monkeypatch):
+    def too_big(*args, **kwargs):
+        raise MemoryError('Unable to allocate 29.8 GiB for an array with shape (4, 1000000000)')
+
+    monkeypatch.setattr(ag.nn, 'MLP', too_big)
+    out = tmp_path / 'run'
+    assert cli.main(['iris', '--hidden', '1000000000', '--out', str(out)]) == 3
+    assert capsys.readouterr().err == ('autograd-lite iris: error: out of memory (Unable to allocate 29.8 GiB for '
+                                       'an array with shape (4, 1000000000)); choose a smaller --hidden or '
+                                       f'--batch-size; nothing was written into {out}\n')
+    assert snapshot(tmp_path) == {}
+
+
+def test_without_sklearn_exit_2_before_any_work(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, 'sklearn', None)  # import fails
+    assert cli.main(['iris', '--out', str(tmp_path / 'run')]) == 2
+    assert capsys.readouterr().err == ('autograd-lite iris: error: this command needs scikit-learn: '
+                                       'pip install "autograd_lite[examples]"\n')
+    assert snapshot(tmp_path) == {}
+
+
+def test_train_stops_at_a_loss_or_weights_that_are_not_finite():
+    data = training.load_split('iris')
+    model = ag.nn.MLP([4, 8, 3], activation='relu', seed=0)
+    seen = []
+    with pytest.raises(training.DivergedError, match=r'^train: the loss diverged: the loss is nan at epoch 1, '
+                                                     r'step 2; lower the learning rate$') as info, \
+            np.errstate(all='ignore'):
+        training.train(model, data.X_train, data.y_train, ag.optim.SGD(model.parameters(), lr=1e308), 3,
+                       batch_size=40, callback=seen.append)
+    assert (info.value.epoch, info.value.step, seen) == (1, 2, [])
+    assert np.isnan(info.value.loss)
+    # A finite loss whose step overflows the weights, in the last step of the run.
+    model = ag.nn.MLP([4, 8, 3], activation='relu', seed=0)
+    with pytest.raises(training.DivergedError, match=r'^train: the loss diverged: the weights are not all finite '
+                                                     r'numbers at epoch 1, step 1; lower') as info, \
+            np.errstate(all='ignore'):
+        training.train(model, data.X_train * 1e3, data.y_train, ag.optim.SGD(model.parameters(), lr=1e308), 1)
+    assert info.value.loss is None and isinstance(info.value, FloatingPointError)

@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip('sklearn')
 
 import autograd_lite as ag  # noqa: E402
-from autograd_lite import training  # noqa: E402
+from autograd_lite.demo import training  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent.parent / 'examples'
 

@@ -4,19 +4,21 @@
   training rows' mean and standard deviation.
 * :func:`loss_fn`: the loss for an output layer: 'softmax' is cross-entropy on the scores,
   'sigmoid' is binary cross-entropy per class (one-vs-rest) on the scores.
-* :func:`train`: epochs of (mini)batch steps; :func:`accuracy` and :func:`predict`.
+* :func:`train`: epochs of (mini)batch steps, stopped by :class:`DivergedError` when the
+  loss or the weights stop being finite numbers; :func:`accuracy` and :func:`predict`.
 * :func:`one_blas_thread`: run the small matrix products here on one thread.
 
 Needs scikit-learn (``pip install "autograd_lite[examples]"``).
 """
 import contextlib
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import nn, optim
-from .engine import no_grad
-from .tensor import Tensor
+from .. import nn, optim
+from ..engine import no_grad
+from ..tensor import Tensor
 
 F = nn.functional
 
@@ -117,12 +119,29 @@ class Epoch:
     train_accuracy: float  # on the batches as they were seen (before each step)
 
 
+class DivergedError(FloatingPointError):
+    """Training stopped because the loss (or, after an epoch's last step, a weight) is not a
+    finite number: the steps overshoot, most often because the learning rate is too large.
+
+    ``epoch`` and ``step`` (both from 1) say where; ``loss`` is the loss value there, or
+    None when the loss was finite and the weights were not."""
+
+    def __init__(self, epoch, step, loss=None):
+        self.epoch, self.step, self.loss = epoch, step, loss
+        what = (f"the loss is {loss}" if loss is not None
+                else "the weights are not all finite numbers")
+        super().__init__(f"train: the loss diverged: {what} at epoch {epoch}, step {step}; "
+                         "lower the learning rate")
+
+
 def train(model, X, y, optimizer, epochs, output='softmax', batch_size=None, seed=0, callback=None):
     """Train ``model`` on (X (N, D), y (N,)) for ``epochs`` passes; returns a list of :class:`Epoch`.
 
     Each epoch visits the rows in a fresh order from ``np.random.default_rng(seed)``, in
     batches of ``batch_size`` (None: the whole set, one step per epoch). ``callback(Epoch)``
-    runs after each epoch (progress lines)."""
+    runs after each epoch (progress lines). Raises :class:`DivergedError` at the first step
+    whose loss is inf or nan (before that step changes the weights), or after an epoch that
+    left a weight inf or nan: training on from there only produces nan."""
     rng = np.random.default_rng(seed)
     n = len(X)
     size = n if batch_size is None else min(int(batch_size), n)
@@ -130,15 +149,22 @@ def train(model, X, y, optimizer, epochs, output='softmax', batch_size=None, see
     for epoch in range(1, epochs + 1):
         order = rng.permutation(n)
         total_loss = correct = 0.0
-        for start in range(0, n, size):
+        for step, start in enumerate(range(0, n, size), start=1):
             rows = order[start:start + size]
             scores = model(Tensor(X[rows]))
             loss = loss_fn(scores, y[rows], output)
+            value = loss.item()
+            if not math.isfinite(value):
+                raise DivergedError(epoch, step, value)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total_loss += loss.item() * len(rows)
+            total_loss += value * len(rows)
             correct += float(np.sum(np.argmax(scores.data, axis=1) == y[rows]))
+        # A step can overflow the weights with a finite loss; the next loss would be nan, but
+        # after the last step there is no next one.
+        if not all(np.isfinite(p.data).all() for p in model.parameters()):
+            raise DivergedError(epoch, step)
         history.append(Epoch(epoch, total_loss / n, correct / n))
         if callback is not None:
             callback(history[-1])

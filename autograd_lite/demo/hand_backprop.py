@@ -3,15 +3,15 @@ and by central finite differences; :func:`check_gradients` compares them.
 
 The gradients are named as hand-derived code names them: ``W1, b1`` for the first
 :class:`~autograd_lite.nn.Linear` layer, ``W2, b2`` for the second, and so on. The loss is
-:func:`autograd_lite.training.loss_fn`: mean softmax cross-entropy, or mean binary
+:func:`autograd_lite.demo.training.loss_fn`: mean softmax cross-entropy, or mean binary
 cross-entropy per class for a sigmoid output.
 """
 import numpy as np
 
-from .check import numerical_grad
-from .compare import compare_gradients
-from .engine import no_grad
-from .tensor import Tensor
+from ..check import numerical_grad
+from ..compare import compare_gradients
+from ..engine import no_grad
+from ..tensor import Tensor
 from .training import loss_fn
 
 # Each hidden activation and its derivative written through its output a = f(z),
@@ -38,7 +38,7 @@ def hand_gradients(model, X, labels, output='softmax'):
 
     ``model`` is an :class:`~autograd_lite.nn.MLP` ending in raw scores (output=None);
     ``X`` is (N, D), ``labels`` (N,) integers; ``output`` 'softmax' or 'sigmoid' names
-    the loss as in :func:`~autograd_lite.training.loss_fn`."""
+    the loss as in :func:`~autograd_lite.demo.training.loss_fn`."""
     f, f_prime = _ACTIVATIONS[model.activation]
     layers = model.linears
     N = X.shape[0]
@@ -98,7 +98,7 @@ def numerical_gradients(model, X, labels, output='softmax', eps=1e-6, max_entrie
     picks = [np.arange(p.data.size) if max_entries is None or p.data.size <= max_entries
              else np.sort(rng.choice(p.data.size, max_entries, replace=False)) for _, p in named]
     saved = [p.data for _, p in named]
-    work = [np.array(d, dtype=np.float64) for d in saved]  # what the model runs on meanwhile
+    work = [np.array(data, dtype=np.float64) for data in saved]  # what the model runs on meanwhile
     x = Tensor(X)
 
     def loss_at(*values):
@@ -111,10 +111,10 @@ def numerical_gradients(model, X, labels, output='softmax', eps=1e-6, max_entrie
     try:
         for (_, p), w in zip(named, work):
             p.data = w
-        grads = numerical_grad(loss_at, [d.reshape(-1)[index] for d, index in zip(saved, picks)], eps=eps)
+        grads = numerical_grad(loss_at, [data.reshape(-1)[index] for data, index in zip(saved, picks)], eps=eps)
     finally:
-        for (_, p), d in zip(named, saved):
-            p.data = d
+        for (_, p), data in zip(named, saved):
+            p.data = data
     return {name: (None, g.reshape(p.shape)) if index.size == p.data.size else (index, g)
             for (name, p), index, g in zip(named, picks, grads)}
 
