@@ -15,6 +15,7 @@ activation's derivative. A mistake is named only when it reproduces the hand val
 """
 import dataclasses
 from collections import Counter
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -23,8 +24,8 @@ from .engine import enable_grad, grad
 from .tensor import Tensor
 from .viz.graph import walk
 
-# op name -> (its derivative written through its output a, the derivative's text, the range of
-# the derivative's values, the derivative as text in the output's name)
+# op name -> (its derivative written through its output a, the range of the derivative's
+# values, the derivative as text in the output's name)
 _ACTIVATIONS = {
     'sigmoid': (lambda a: a * (1 - a), '(0, 0.25]', '{a} * (1 - {a})'),
     'tanh': (lambda a: 1 - a * a, '(0, 1]', '1 - {a}**2'),
@@ -77,9 +78,10 @@ def check_backprop(loss, hand, atol=1e-8, rtol=1e-5, labels=('hand', 'autograd')
     if not loss.requires_grad:
         raise ValueError("check_backprop: loss does not require grad, so it has no graph; did an input "
                          "have requires_grad=True, and was it computed outside no_grad()?")
-    if not hasattr(hand, 'items'):
+    if not isinstance(hand, Mapping) or not hand:
+        got = f"got {type(hand).__name__}" if not isinstance(hand, Mapping) else "got an empty one"
         raise TypeError(f"check_backprop: hand must be a mapping from Tensors of the graph (or their names) "
-                        f"to gradients, e.g. {{z2: delta3, W2: dJdW2}}, got {type(hand).__name__}")
+                        f"to gradients, e.g. {{z2: delta3, W2: dJdW2}}; {got}")
     nodes = walk([loss])
     released = [t for t in nodes if t._op is not None and t._inputs is None]
     if released:
@@ -103,8 +105,9 @@ def check_backprop(loss, hand, atol=1e-8, rtol=1e-5, labels=('hand', 'autograd')
     if first is None:
         return BackpropReport(rows, labels, atol, rtol, None, '', truth)
     mistake = _explain(nodes, links, rows, first, atol, rtol)
-    rows = _inherited(links, truths, rows, first, mistake, atol, rtol)
-    return BackpropReport(rows, labels, atol, rtol, rows[first].name, _summary(links, rows, first), truth)
+    rows, inherited = _inherited(links, truths, rows, first, mistake, atol, rtol)
+    return BackpropReport(rows, labels, atol, rtol, rows[first].name, _summary(links, rows, first, inherited),
+                          truth)
 
 
 # -- the links -------------------------------------------------------------------------------------
@@ -249,8 +252,9 @@ def _is_output(s, nodes):
 
 # -- what the links after the first wrong one inherit ------------------------------------------------
 def _inherited(links, truths, rows, first, mistake, atol, rtol):
-    """The rows, with the first wrong one's mistake named and each later row that its error
-    explains exactly marked as inherited."""
+    """(rows, names): the rows with the first wrong one's mistake named and each later row
+    that its error explains exactly marked as inherited; names, those rows' names (None
+    when that could not be checked: a leaf, or a shape that differs)."""
     rows = list(rows)
     name, t, h = links[first]
     if mistake is not None:
@@ -267,20 +271,30 @@ def _inherited(links, truths, rows, first, mistake, atol, rtol):
                                            for g, p in zip(truths[first + 1:], passed)]
         why = f"inherits the error of {name}: it is what backprop gives from your {name}"
     else:
-        return rows
+        return rows, None
+    inherited = []
     for i in range(first + 1, len(rows)):
         if not rows[i].ok and _close(links[i][2], expected[i], atol, rtol):
             rows[i] = dataclasses.replace(rows[i], diagnosis=f"{why} ({_verdict_text(rows[i])})")
-    return rows
+            inherited.append(rows[i].name)
+    return rows, inherited
 
 
-def _summary(links, rows, first):
+def _summary(links, rows, first, inherited):
     name, t, _ = links[first]
     later = [row.name for row in rows[first + 1:] if not row.ok]
     text = f"first wrong link: {name}"
     if t._op is None:
         return text + " (a leaf: its gradient is not passed on, so the links after it are checked on their own)"
-    if later:
-        text += (f"; the links after it are computed from it and inherit its error "
-                 f"({', '.join(later)} wrong too): fix {name} first")
-    return text
+    if not later:
+        return text
+    text += "; the links after it are computed from it and inherit its error"
+    if inherited is None:
+        text += f" ({', '.join(later)} wrong too)"
+    else:
+        own = [n for n in later if n not in inherited]
+        if inherited:
+            text += f" ({', '.join(inherited)} follow{'s' if len(inherited) == 1 else ''} from it exactly)"
+        if own:
+            text += f"; {', '.join(own)} {'is' if len(own) == 1 else 'are'} wrong beyond that"
+    return text + f": fix {name} first"

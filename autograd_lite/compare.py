@@ -310,7 +310,7 @@ def _diagnosis(codes, c, h, a, labels, batch_size):
     return first
 
 
-def _wrong(h, a, labels):
+def _wrong(h, a, labels, atol, rtol):
     hl, al = labels
     err = np.abs(h - a)
     k = np.unravel_index(int(np.argmax(err)), err.shape) if err.size else ()
@@ -319,7 +319,7 @@ def _wrong(h, a, labels):
     if not h.any():
         return f"{hl} is all zeros, {al} is not (max |{al}| = {float(np.abs(a).max()):.3g})"
     return (f"values differ, and not by a transpose, a sign or a constant factor "
-            f"({int((~np.isclose(h, a)).sum())} of {a.size} elements){where}")
+            f"({int((~np.isclose(h, a, rtol=rtol, atol=atol)).sum())} of {a.size} elements){where}")
 
 
 def _broadcast_axis(h, a):
@@ -390,7 +390,7 @@ def compare_pair(name, h, a, atol=1e-8, rtol=1e-5, labels=('hand', 'auto'), batc
     if h.shape != a.shape:
         return GradientRow(name, h.shape, a.shape, None, None, (SHAPE,), None,
                            _shape_diagnosis(h, a, labels, batch_size, atol, rtol))
-    return GradientRow(name, h.shape, a.shape, abs_err, rel_err, (WRONG,), None, _wrong(h, a, labels))
+    return GradientRow(name, h.shape, a.shape, abs_err, rel_err, (WRONG,), None, _wrong(h, a, labels, atol, rtol))
 
 
 def compare_gradients(hand, auto, names=None, atol=1e-8, rtol=1e-5, labels=('hand', 'auto'),

@@ -106,7 +106,7 @@ def test_the_derivative_used_as_the_output_is_named():
         for name in ('W2', 'z1', 'W1'):
             assert report[name].diagnosis == 'follows from the same mistake as z2 (WRONG)'
         assert ("first wrong link: z2; the links after it are computed from it and inherit its error "
-                "(W2, z1, W1 wrong too): fix z2 first") in str(report)
+                "(W2, z1, W1 follow from it exactly): fix z2 first") in str(report)
     # with the weights' gradients only, the same mistake is found at the first of them
     hand = learner(net, 'derivative in the forward')
     report = ag.check_backprop(net['loss'], {'W1': hand['W1'], 'W2': hand['W2']})
@@ -132,7 +132,7 @@ def test_a_delta_that_forgets_the_activation_derivative():
                                       "times a1 * (1 - a1))")
     assert report['W1'].diagnosis == 'follows from the same mistake as z1 (WRONG)'
     assert "first wrong link: z1; the links after it are computed from it and inherit its error " \
-           "(W1 wrong too): fix z1 first" in str(report)
+           "(W1 follows from it exactly): fix z1 first" in str(report)
 
 
 def test_y_minus_y_hat_flips_the_first_link_and_every_later_one():
@@ -160,6 +160,8 @@ def test_a_flat_target_against_a_column_says_reshape():
     report = ag.check_backprop(net['loss'], learner(net, 'flat target'))
     assert report.verdicts == {'z2': 'shape', 'W2': 'shape'} and report.first_wrong == 'z2'
     assert report['z2'].hand_shape == (130, 130) and report['W2'].hand_shape == (8, 130)
+    assert ("first wrong link: z2; the links after it are computed from it and inherit its error "
+            "(W2 wrong too): fix z2 first") in str(report)
     for name in ('z2', 'W2'):
         assert ("a flat (130,) vector (the target y) broadcast against a (130, 1) column (y_hat) makes "
                 "y_hat - y a (130, 130) matrix") in report[name].diagnosis
@@ -189,6 +191,8 @@ def test_unexplained_errors_stay_plainly_wrong():
     hand['W1'] = hand['W1'] + 1e-3                                # and a slip of its own on top
     report = ag.check_backprop(net['loss'], hand)
     assert report['W1'].diagnosis.startswith('values differ')
+    assert ("first wrong link: z1; the links after it are computed from it and inherit its error; "
+            "W1 is wrong beyond that: fix z1 first") in str(report)
 
 
 def test_true_gradients_at_intermediates_match_pytorch():
@@ -232,6 +236,8 @@ def test_bad_arguments_get_clear_errors():
         ag.check_backprop(net['y_hat'], hand)
     with pytest.raises(TypeError, match=r"check_backprop: hand must be a mapping from Tensors of the graph"):
         ag.check_backprop(loss, list(hand.values()))
+    with pytest.raises(TypeError, match=r"e\.g\. \{z2: delta3, W2: dJdW2\}; got an empty one"):
+        ag.check_backprop(loss, {})
     with pytest.raises(TypeError, match=r"check_backprop: hand\['W1'\] is a Tensor that requires grad "
                                         r"\(a parameter, shape \(4, 8\)\), not a gradient: did you mean W1.grad\?"):
         ag.check_backprop(loss, {'W1': net['W1']})
