@@ -93,7 +93,6 @@ def check_backprop(loss, hand, atol=1e-8, rtol=1e-5, labels=('hand', 'autograd')
     if batch_size is None:
         batch_size = _batch_size(nodes)
     tensors = [t for _, t, _ in links]
-    hands = [h for _, _, h in links]
     with enable_grad():
         truths = [_array(g, t) for g, t in
                   zip(grad(loss, tensors, retain_graph=True, allow_unused=True), tensors)]
@@ -261,7 +260,7 @@ def _inherited(links, truths, rows, first, mistake, atol, rtol):
         text, expected = mistake
         rows[first] = dataclasses.replace(rows[first], diagnosis=text)
         why = f"follows from the same mistake as {name}"
-    elif t._op is not None and h.shape == truths[first].shape and first + 1 < len(links):
+    elif t._op is not None and h is not None and h.shape == truths[first].shape and first + 1 < len(links):
         # Backprop is linear in the gradient it passes on: what a later link gets from the hand
         # value at t is its true gradient plus the backprop of (hand - true) from t.
         later = [u for _, u, _ in links[first + 1:]]
@@ -274,7 +273,7 @@ def _inherited(links, truths, rows, first, mistake, atol, rtol):
         return rows, None
     inherited = []
     for i in range(first + 1, len(rows)):
-        if not rows[i].ok and _close(links[i][2], expected[i], atol, rtol):
+        if not rows[i].ok and links[i][2] is not None and _close(links[i][2], expected[i], atol, rtol):
             rows[i] = dataclasses.replace(rows[i], diagnosis=f"{why} ({_verdict_text(rows[i])})")
             inherited.append(rows[i].name)
     return rows, inherited

@@ -83,7 +83,8 @@ def test_the_order_comes_from_the_graph_for_names_and_unnamed_tensors():
     net = seed_network()
     hand = learner(net)
     net['z1'].name = None
-    report = ag.check_backprop(net['loss'], {'W1': hand['W1'], net['z1']: hand['z1'], 'y_hat': net['y_hat'].data - net['y'],
+    report = ag.check_backprop(net['loss'], {'W1': hand['W1'], net['z1']: hand['z1'],
+                                             'y_hat': net['y_hat'].data - net['y'],
                                              'W2': hand['W2'], 'z2': hand['z2']})
     assert list(report.verdicts) == ['y_hat', 'z2', 'W2', '<matmul (130, 8)>', 'W1']
     assert report.ok
@@ -193,6 +194,16 @@ def test_unexplained_errors_stay_plainly_wrong():
     assert report['W1'].diagnosis.startswith('values differ')
     assert ("first wrong link: z1; the links after it are computed from it and inherit its error; "
             "W1 is wrong beyond that: fix z1 first") in str(report)
+
+
+def test_a_link_given_as_none_is_missing():
+    net = seed_network()
+    hand = learner(net)
+    hand['z2'] = None
+    report = ag.check_backprop(net['loss'], hand)
+    assert report.verdicts == {'z2': 'missing', 'W2': 'ok', 'z1': 'ok', 'W1': 'ok'}
+    assert report['z2'].diagnosis == 'hand is None, autograd has a gradient'
+    assert report.first_wrong == 'z2'
 
 
 def test_true_gradients_at_intermediates_match_pytorch():

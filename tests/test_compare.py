@@ -302,7 +302,7 @@ def test_the_report_shows_its_table_in_jupyter():
     assert page.count('<tr>') == 4 and page.count('<li>') == 2
     assert '<li>W2: hand == -auto: the sign is flipped' in page
     assert '&lt;' not in str(report) and '(y_hat - y)' in page
-    IPython = pytest.importorskip('IPython')
+    pytest.importorskip('IPython')
     from IPython.core.formatters import DisplayFormatter
     shown, _ = DisplayFormatter().format(report)
     assert shown['text/html'] == page
