@@ -267,3 +267,20 @@ def test_the_report_shows_its_table_in_jupyter():
     assert '<li>first wrong link: z1; the links after it' in page
     assert "<li>z1: this is the gradient at a1, not at z1: the factor sigmoid&#x27;(z1)" in page
     assert report.as_dict()['first_wrong'] == 'z1'
+
+
+def test_a_tanh_layer_without_its_derivative_is_named_with_tanh_s():
+    rng = np.random.default_rng(2)
+    X, y = rng.normal(size=(20, 3)), rng.normal(size=(20, 1))
+    w1, w2 = rng.normal(size=(3, 5)), rng.normal(size=(5, 1))
+    W1, W2 = ag.Tensor(w1, requires_grad=True, name='W1'), ag.Tensor(w2, requires_grad=True, name='W2')
+    h = X @ W1
+    h.name = 'h'
+    a = ag.tanh(h)
+    a.name = 'a'
+    loss = (((a @ W2) - y) ** 2).sum()
+    delta = 2 * (np.tanh(X @ w1) @ w2 - y)                        # (20, 1) at the output
+    report = ag.check_backprop(loss, {'W2': np.tanh(X @ w1).T @ delta, 'h': delta @ w2.T})
+    assert report.verdicts == {'W2': 'ok', 'h': 'wrong'} and report.first_wrong == 'h'
+    assert report['h'].diagnosis.startswith("this is the gradient at a, not at h: the factor tanh'(h) = "
+                                            "1 - a**2 is missing")
