@@ -7,6 +7,7 @@ from .engine import backward, grad, no_grad, enable_grad, set_grad_enabled, is_g
 from .errors import ShapeError
 from .check import numerical_grad, gradcheck, gradgradcheck, GradcheckError, PrecisionWarning
 from .compare import compare_gradients
+from .backprop_check import check_backprop
 from .debug import detect_anomaly, strict_broadcasting, AnomalyError
 from .ops import (
     exp, log, sqrt, abs, tanh, sigmoid, relu, maximum, minimum, clip, where, pow,
@@ -30,7 +31,7 @@ __all__ = [
     'pow', 'sum', 'mean', 'max', 'min', 'logsumexp', 'matmul', 'reshape', 'transpose', 'swapaxes',
     'squeeze', 'expand_dims', 'broadcast_to', 'concatenate', 'stack', 'softmax', 'log_softmax',
     'numerical_grad', 'gradcheck', 'gradgradcheck', 'GradcheckError', 'PrecisionWarning',
-    'compare_gradients',
+    'compare_gradients', 'check_backprop',
     'nn', 'optim', 'save', 'load',
     'to_dot', 'render_graph', 'graph_listing',
     'detect_anomaly', 'strict_broadcasting', 'AnomalyError',

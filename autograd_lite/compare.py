@@ -10,7 +10,11 @@ when it holds to the tolerance: a different shape; the transpose (``hand == auto
 flipped sign (``hand == -auto``); a constant factor (``hand == c * auto``, naming 2 as a
 dropped 1/2 and 1/N as a mean where a sum belongs); a bias gradient not summed over the
 batch (``hand.sum(0) == auto``); the same values in another shape; or plainly wrong values.
+:func:`compare_pair` makes one row; :func:`compare_gradients` and
+:func:`~autograd_lite.backprop_check.check_backprop` both build their reports from it.
 """
+import html
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +22,10 @@ import numpy as np
 from .tensor import Tensor
 
 # Verdict codes, as in ``row.codes``: one structural relation at most, then one factor at most.
+# missing: hand has no gradient; extra: auto has none (no such name); none: auto's is None
+# (backward not called); absent: neither side has the name.
 OK, MISSING, EXTRA, SHAPE, WRONG = 'ok', 'missing', 'extra', 'shape', 'wrong'
+NONE, ABSENT = 'none', 'absent'
 TRANSPOSED, BIAS_NOT_SUMMED, RESHAPED = 'transposed', 'bias_not_summed', 'reshaped'
 SIGN, FACTOR = 'sign', 'factor'
 
@@ -58,7 +65,9 @@ def _list(shape):
 
 class GradientReport:
     """The rows of a comparison, in order. ``str(report)`` is a table followed by one
-    diagnosis line per gradient that is not ok; ``report.ok`` is True when all are."""
+    diagnosis line per gradient that is not ok; ``report.ok`` is True when all are.
+    In Jupyter the same table shows as HTML."""
+    kind = 'gradient'  # the heading of the first column
 
     def __init__(self, rows, labels=('hand', 'auto'), atol=0.0, rtol=0.0):
         self.rows = list(rows)
@@ -100,18 +109,34 @@ class GradientReport:
                 'rows': [row.as_dict() for row in self.rows]}
 
     def __repr__(self):
-        return f"<GradientReport ok={self.ok} {self.verdicts}>"
+        return f"<{type(self).__name__} ok={self.ok} {self.verdicts}>"
 
-    def __str__(self):
+    def _cells(self):
         a, b = self.labels
-        head = ('gradient', f'{a} shape', f'{b} shape', 'max abs err', 'max rel err', 'verdict')
+        head = (self.kind, f'{a} shape', f'{b} shape', 'max abs err', 'max rel err', 'verdict')
         body = [(row.name, _shape_text(row.hand_shape), _shape_text(row.auto_shape),
                  _number_text(row.max_abs_error), _number_text(row.max_rel_error), _verdict_text(row))
                 for row in self.rows]
+        return head, body
+
+    def notes(self):
+        """The lines printed under the table: one diagnosis per row that is not ok."""
+        return [f"{row.name}: {row.diagnosis}" for row in self.rows if not row.ok]
+
+    def __str__(self):
+        head, body = self._cells()
         widths = [max(len(r[i]) for r in [head] + body) for i in range(len(head))]
         lines = ['  '.join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in [head] + body]
-        lines.extend(f"{row.name}: {row.diagnosis}" for row in self.rows if not row.ok)
-        return '\n'.join(lines)
+        return '\n'.join(lines + self.notes())
+
+    def _repr_html_(self):
+        """The table for Jupyter (which shows this instead of the repr)."""
+        head, body = self._cells()
+        e = html.escape
+        rows = ['<tr>' + ''.join(f'<th>{e(c)}</th>' for c in head) + '</tr>']
+        rows += ['<tr>' + ''.join(f'<td>{e(c)}</td>' for c in r) + '</tr>' for r in body]
+        notes = ''.join(f'<li>{e(line)}</li>' for line in self.notes())
+        return (f'<table>{"".join(rows)}</table>' + (f'<ul>{notes}</ul>' if notes else ''))
 
 
 def _shape_text(shape):
@@ -123,20 +148,51 @@ def _number_text(x):
 
 
 def _verdict_text(row):
-    words = {OK: 'ok', MISSING: 'MISSING', EXTRA: 'EXTRA', SHAPE: 'SHAPE MISMATCH', WRONG: 'WRONG',
+    words = {OK: 'ok', MISSING: 'MISSING', EXTRA: 'EXTRA', NONE: 'NONE', ABSENT: 'ABSENT',
+             SHAPE: 'SHAPE MISMATCH', WRONG: 'WRONG',
              TRANSPOSED: 'TRANSPOSED', BIAS_NOT_SUMMED: 'BIAS NOT SUMMED', RESHAPED: 'RESHAPED',
              SIGN: 'SIGN FLIPPED'}
     parts = [f'FACTOR {_factor_name(row.factor)}' if c == FACTOR else words[c] for c in row.codes]
     return ' + '.join(parts)
 
 
-# -- finding the relation ---------------------------------------------------------------------------
-def _array(x):
+# -- reading the inputs -----------------------------------------------------------------------------
+ABSENT_VALUE = object()  # a name the mapping does not have (None is a value: "no gradient yet")
+
+
+def gradient_array(x, where):
+    """A gradient given as an ndarray, number or Tensor, as a float64 array; None stays None.
+
+    ``where`` names the value in errors, e.g. ``"compare_gradients: auto['W1']"``. A leaf
+    Tensor that requires grad (a parameter) is the weight itself, not its gradient: a
+    TypeError says so, instead of comparing the weights' values."""
+    if x is None or x is ABSENT_VALUE:
+        return x
     if isinstance(x, Tensor):
+        if x.requires_grad and x.is_leaf:
+            name = x.name or 'W'
+            has = ("its .grad is None: call loss.backward() first" if x.grad is None
+                   else f"its .grad has shape {x.grad.shape}")
+            raise TypeError(f"{where} is a Tensor that requires grad (a parameter, shape {x.shape}), "
+                            f"not a gradient: did you mean {name}.grad? ({has})")
         x = x.data
-    return None if x is None else np.asarray(x, dtype=np.float64)
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{where} is {type(x).__name__} {x!r:.60}, not a gradient "
+                        "(an array of numbers, or a Tensor)") from None
+    return arr
 
 
+def _mapping(x, side, caller):
+    if not isinstance(x, Mapping):
+        raise TypeError(f"{caller}: {side} must be a mapping name -> gradient, e.g. {{'W1': dJdW1, 'W2': dJdW2}}, "
+                        f"got {type(x).__name__}; for a list use dict(zip(['W1', 'W2'], grads)), so that "
+                        "each gradient is paired by name, not by position")
+    return x
+
+
+# -- finding the relation ---------------------------------------------------------------------------
 def _close(x, y, atol, rtol):
     return x.shape == y.shape and bool(np.allclose(x, y, rtol=rtol, atol=atol))
 
@@ -146,7 +202,7 @@ def _views(h, a):
     views = []
     if h.ndim == 2 and h.T.shape == a.shape:  # also for a square matrix: hand == auto.T
         views.append((TRANSPOSED, h.T))
-    if h.ndim >= 1 and h.shape[1:] == a.shape:  # (N, k) where (k,) belongs
+    if h.ndim >= 1 and h.shape[0] > 1 and h.shape[1:] == a.shape:  # (N, k) where (k,) belongs; (1, k) is a reshape
         views.append((BIAS_NOT_SUMMED, h.sum(axis=0)))
     if h.ndim >= 1 and a.ndim == h.ndim and a.shape[0] == 1 and h.shape[0] > 1 and h.shape[1:] == a.shape[1:]:
         views.append((BIAS_NOT_SUMMED, h.sum(axis=0, keepdims=True)))  # (N, k) where (1, k) belongs
@@ -216,6 +272,7 @@ def _factor_cause(c, batch_size):
     m = abs(c)
     n = round(m) if abs(m - round(m)) <= 1e-6 * m else None
     inv = round(1 / m) if abs(1 / m - round(1 / m)) <= 1e-6 / m else None
+    # Only a named constant times -1 is called a flipped sign: -1.02 is no (y - y_hat) slip.
     sign = (" and the sign is flipped (did you write (y - y_hat) where the derivative of the loss "
             "has (y_hat - y)?)") if c < 0 else ''
     if n == 2 and batch_size != 2:
@@ -230,7 +287,7 @@ def _factor_cause(c, batch_size):
         why = (f"a factor {n}: N with N = {n}, as if you summed over the batch where the loss "
                f"averages (mean); divide by N = {n}")
     else:
-        why = f"a constant factor {c:.6g}"
+        return f"a constant factor {c:.6g}" + (", not -1: not a flipped sign alone" if c < 0 else '')
     return why + sign
 
 
@@ -253,7 +310,7 @@ def _diagnosis(codes, c, h, a, labels, batch_size):
     return first
 
 
-def _wrong(h, a, labels):
+def _wrong(h, a, labels, atol, rtol):
     hl, al = labels
     err = np.abs(h - a)
     k = np.unravel_index(int(np.argmax(err)), err.shape) if err.size else ()
@@ -262,17 +319,61 @@ def _wrong(h, a, labels):
     if not h.any():
         return f"{hl} is all zeros, {al} is not (max |{al}| = {float(np.abs(a).max()):.3g})"
     return (f"values differ, and not by a transpose, a sign or a constant factor "
-            f"({int((~np.isclose(h, a)).sum())} of {a.size} elements){where}")
+            f"({int((~np.isclose(h, a, rtol=rtol, atol=atol)).sum())} of {a.size} elements){where}")
 
 
-def _row(name, h, a, atol, rtol, labels, batch_size):
+def _broadcast_axis(h, a):
+    """(axis, n) when h is a's shape with one size-1 axis of a grown to n > 1, else None."""
+    if h.ndim != a.ndim:
+        return None
+    differ = [k for k in range(a.ndim) if h.shape[k] != a.shape[k]]
+    if len(differ) == 1 and a.shape[differ[0]] == 1:
+        return differ[0], h.shape[differ[0]]
+    return None
+
+
+def _shape_diagnosis(h, a, labels, batch_size, atol, rtol):
     hl, al = labels
-    if h is None or a is None:
-        code = MISSING if h is None else EXTRA
-        text = (f"no {hl} gradient for it, but {al} has one" if h is None
-                else f"{hl} has a gradient for it, {al} has none")
-        return GradientRow(name, None if h is None else h.shape, None if a is None else a.shape,
-                           None, None, (code,), None, text)
+    found = _broadcast_axis(h, a)
+    if found is not None and (batch_size is None or found[1] == batch_size):
+        k, n = found
+        text = (f"{hl} has shape {h.shape} where {a.shape} belongs: axis {k} has {n} entries where it "
+                f"has 1. {n} is the batch: a flat ({n},) vector (the target y) broadcast against a "
+                f"({n}, 1) column (y_hat) makes y_hat - y a ({n}, {n}) matrix, and every gradient "
+                f"derived from it carries the extra axis; reshape the target to a column: "
+                f"y = y.reshape(-1, 1)")
+        if h.ndim == 2 and k == 1 and h.shape[0] == n and _close(np.diagonal(h).reshape(a.shape), a, atol, rtol):
+            text += f" (the diagonal of {hl} is the right gradient)"
+        return text
+    return (f"shapes differ: {hl} {h.shape}, {al} {a.shape} (a gradient has the shape of "
+            "its parameter), and no transpose, batch sum or reshape of it matches")
+
+
+def _absent_row(name, h, a, labels):
+    """The row when a side has no array: absent from its mapping, or None."""
+    hl, al = labels
+    if h is ABSENT_VALUE and a is ABSENT_VALUE:
+        code, text = ABSENT, f"neither {hl} nor {al} has a gradient named {name!r}: check the name"
+    elif a is None:
+        code, text = NONE, (f"{al} is None: no gradient was computed for it. Call loss.backward() before "
+                            "reading .grad (a tensor the loss does not use, or one that does not "
+                            "require grad, keeps .grad None)")
+    elif h is None or h is ABSENT_VALUE:
+        code = MISSING
+        text = (f"{hl} is None, {al} has a gradient" if h is None
+                else f"no {hl} gradient named {name!r}, but {al} has one")
+    else:
+        code, text = EXTRA, f"{hl} has a gradient named {name!r}, {al} has none"
+    shape = lambda x: x.shape if isinstance(x, np.ndarray) else None
+    return GradientRow(name, shape(h), shape(a), None, None, (code,), None, text)
+
+
+def compare_pair(name, h, a, atol=1e-8, rtol=1e-5, labels=('hand', 'auto'), batch_size=None):
+    """One :class:`GradientRow`: hand ``h`` against the reference ``a``, both float arrays
+    (see :func:`gradient_array`), or None, or ``ABSENT_VALUE`` for a name a side lacks."""
+    hl, al = labels
+    if not isinstance(h, np.ndarray) or not isinstance(a, np.ndarray):
+        return _absent_row(name, h, a, labels)
     abs_err = rel_err = None
     if h.shape == a.shape:
         err = np.abs(h - a)
@@ -288,17 +389,18 @@ def _row(name, h, a, atol, rtol, labels, batch_size):
                            _diagnosis(codes, c, h, a, labels, batch_size))
     if h.shape != a.shape:
         return GradientRow(name, h.shape, a.shape, None, None, (SHAPE,), None,
-                           f"shapes differ: {hl} {h.shape}, {al} {a.shape} (a gradient has the shape of "
-                           "its parameter), and no transpose, batch sum or reshape of it matches")
-    return GradientRow(name, h.shape, a.shape, abs_err, rel_err, (WRONG,), None, _wrong(h, a, labels))
+                           _shape_diagnosis(h, a, labels, batch_size, atol, rtol))
+    return GradientRow(name, h.shape, a.shape, abs_err, rel_err, (WRONG,), None, _wrong(h, a, labels, atol, rtol))
 
 
 def compare_gradients(hand, auto, names=None, atol=1e-8, rtol=1e-5, labels=('hand', 'auto'),
                       batch_size=None):
     """Compare two mappings name -> gradient and diagnose each difference.
 
-    ``hand``, ``auto``: mappings from a name to an ndarray or Tensor (None counts as
-    absent), e.g. hand-derived ``{'W1': (4, 8) array}`` and ``{'W1': W1.grad}``.
+    ``hand``, ``auto``: mappings from a name to an ndarray or Tensor, e.g. hand-derived
+    ``{'W1': (4, 8) array}`` and ``{'W1': W1.grad}`` (a list is refused: pair them by name
+    with ``dict(zip(names, grads))``). A value None is a gradient not computed yet; a
+    parameter in place of its gradient is a TypeError ("did you mean W1.grad?").
     ``names``: which names to compare, in order (default: auto's names, then hand's extras).
     A pair agrees when ``|hand - auto| <= atol + rtol * |auto|`` elementwise; each
     diagnosed relation must hold to the same tolerance. ``labels`` name the two sides in
@@ -311,8 +413,13 @@ def compare_gradients(hand, auto, names=None, atol=1e-8, rtol=1e-5, labels=('han
     >>> report['W'].verdict
     'sign'
     """
+    hand, auto = _mapping(hand, 'hand', 'compare_gradients'), _mapping(auto, 'auto', 'compare_gradients')
     if names is None:
         names = list(auto) + [n for n in hand if n not in auto]
     labels = tuple(labels)
-    rows = [_row(n, _array(hand.get(n)), _array(auto.get(n)), atol, rtol, labels, batch_size) for n in names]
+    rows = []
+    for n in names:
+        h = gradient_array(hand.get(n, ABSENT_VALUE), f"compare_gradients: {labels[0]}[{n!r}]")
+        a = gradient_array(auto.get(n, ABSENT_VALUE), f"compare_gradients: {labels[1]}[{n!r}]")
+        rows.append(compare_pair(n, h, a, atol, rtol, labels, batch_size))
     return GradientReport(rows, labels, atol, rtol)

@@ -185,3 +185,125 @@ def test_table_and_machine_readable_fields():
     assert data['ok'] is False
     assert [r['verdict'] for r in data['rows']] == ['ok', 'sign', 'ok']
     assert data['rows'][0]['hand_shape'] == [4, 8]
+
+
+# -- issue 14 item 20 ---------------------------------------------------------------------------------
+def test_a_row_where_a_vector_belongs_is_a_reshape_not_an_unsummed_bias():
+    g = rng.normal(size=8)
+    row = ag.compare_gradients({'b': g.reshape(1, 8)}, {'b': g})['b']
+    assert row.codes == ('reshaped',)
+    assert 'same values, but shape (1, 8) where (8,) belongs: reshape it' in row.diagnosis
+    # a real batch (N > 1) is still the unsummed bias
+    assert ag.compare_gradients({'b': np.stack([g, 2 * g])}, {'b': 3 * g})['b'].codes == ('bias_not_summed',)
+
+
+def test_a_name_neither_side_has_is_absent_not_missing():
+    g = rng.normal(size=3)
+    row = ag.compare_gradients({'a': g}, {'a': g}, names=['a', 'W9'])['W9']
+    assert row.codes == ('absent',)
+    assert row.diagnosis == "neither hand nor auto has a gradient named 'W9': check the name"
+    assert 'has one' not in row.diagnosis
+    assert ag.compare_gradients({}, {'a': g})['a'].diagnosis == "no hand gradient named 'a', but auto has one"
+    assert ag.compare_gradients({'c': g}, {})['c'].diagnosis == "hand has a gradient named 'c', auto has none"
+
+
+def test_a_parameter_in_place_of_its_gradient_asks_for_grad():
+    W1 = ag.nn.Parameter(rng.normal(size=(4, 8)))
+    W1.name = 'W1'
+    with pytest.raises(TypeError, match=r"compare_gradients: auto\['W1'\] is a Tensor that requires grad "
+                                        r"\(a parameter, shape \(4, 8\)\), not a gradient: did you mean "
+                                        r"W1.grad\? \(its .grad is None: call loss.backward\(\) first\)"):
+        ag.compare_gradients({'W1': np.zeros((4, 8))}, {'W1': W1})
+    W2 = ag.Tensor(rng.normal(size=(8, 1)), requires_grad=True)
+    (W2 * 2).sum().backward()
+    with pytest.raises(TypeError, match=r"hand\['W2'\] is a Tensor .* did you mean W\.grad\? "
+                                        r"\(its .grad has shape \(8, 1\)\)"):
+        ag.compare_gradients({'W2': W2}, {'W2': W2.grad})
+    # a gradient that is a Tensor (ag.grad returns them) is compared
+    (g,) = ag.grad((W2 * 2).sum(), [W2])
+    assert ag.compare_gradients({'W2': g}, {'W2': W2.grad}).ok
+
+
+def test_a_none_gradient_says_backward_was_not_called():
+    W = ag.Tensor(rng.normal(size=(4, 8)), requires_grad=True)
+    report = ag.compare_gradients({'W': np.zeros((4, 8))}, {'W': W.grad})
+    row = report['W']
+    assert row.codes == ('none',) and row.hand_shape == (4, 8) and row.auto_shape is None
+    assert row.diagnosis.startswith("auto is None: no gradient was computed for it. Call loss.backward() "
+                                    "before reading .grad")
+    assert 'NONE' in str(report)
+
+
+def test_lists_in_place_of_mappings_are_refused_clearly():
+    g = [rng.normal(size=(4, 8)), rng.normal(size=(8, 1))]
+    with pytest.raises(TypeError, match=r"compare_gradients: hand must be a mapping name -> gradient, e\.g\. "
+                                        r"\{'W1': dJdW1, 'W2': dJdW2\}, got list; for a list use "
+                                        r"dict\(zip\(\['W1', 'W2'\], grads\)\)"):
+        ag.compare_gradients(g, {'W1': g[0], 'W2': g[1]})
+    with pytest.raises(TypeError, match=r"auto must be a mapping .* got ndarray"):
+        ag.compare_gradients({'W1': g[0]}, g[0])
+    with pytest.raises(TypeError, match=r"compare_gradients: hand\['W1'\] is str 'dJdW1', not a gradient"):
+        ag.compare_gradients({'W1': 'dJdW1'}, {'W1': g[0]})
+
+
+@pytest.mark.parametrize('c', [-1.02, -0.98, 1.02])
+def test_a_constant_factor_near_minus_one_is_a_factor_not_a_sign_slip(c):
+    _, auto, _ = iris_like_gradients()
+    row = ag.compare_gradients({'W1': c * auto['W1']}, auto, names=['W1'], batch_size=130)['W1']
+    assert row.codes == ('factor',) and row.factor == pytest.approx(c)
+    assert f'a constant factor {c:.6g}' in row.diagnosis
+    assert 'sign is flipped' not in row.diagnosis and '(y - y_hat)' not in row.diagnosis
+    if c < 0:
+        assert 'not -1: not a flipped sign alone' in row.diagnosis
+    # a named constant times -1 is both: -2 is a flipped sign and a dropped 1/2
+    row = ag.compare_gradients({'W1': -2 * auto['W1']}, auto, names=['W1'])['W1']
+    assert row.factor == -2.0 and 'sign is flipped' in row.diagnosis and '1/2' in row.diagnosis
+
+
+def test_a_batch_sized_axis_points_to_a_flat_target_against_a_column():
+    """The seed's y (130,) against y_hat (130, 1): y_hat - y is (130, 130), so dJdW2 is (8, 130)."""
+    hand, auto, p = iris_like_gradients()
+    a1 = p['a1']
+    yh = rng.random((130, 1))                                # a prediction column
+    y_flat = (rng.random(130) < 0.5).astype(float)
+    delta3 = (yh - y_flat) * yh * (1 - yh)                  # (130, 130), silently
+    hand['W2'] = a1.T @ delta3                               # (8, 130) where (8, 1) belongs
+    for batch_size in (None, 130):
+        row = ag.compare_gradients(hand, auto, batch_size=batch_size)['W2']
+        assert row.codes == ('shape',) and row.hand_shape == (8, 130)
+        assert ("hand has shape (8, 130) where (8, 1) belongs: axis 1 has 130 entries where it has 1. "
+                "130 is the batch: a flat (130,) vector (the target y) broadcast against a (130, 1) column "
+                "(y_hat) makes y_hat - y a (130, 130) matrix") in row.diagnosis
+        assert row.diagnosis.endswith("reshape the target to a column: y = y.reshape(-1, 1)")
+    # another batch size: a plain shape mismatch
+    row = ag.compare_gradients(hand, auto, batch_size=64)['W2']
+    assert row.diagnosis.startswith('shapes differ: hand (8, 130), auto (8, 1)')
+
+
+def test_the_square_matrix_of_a_flat_target_has_the_right_gradient_on_its_diagonal():
+    y_hat = rng.random((130, 1))
+    y_flat = rng.random(130)
+    right = (y_hat - y_flat.reshape(-1, 1)) * y_hat * (1 - y_hat)
+    wrong = (y_hat - y_flat) * y_hat * (1 - y_hat)           # (130, 130)
+    row = ag.compare_gradients({'z2': wrong}, {'z2': right})['z2']
+    assert row.codes == ('shape',)
+    assert 'y = y.reshape(-1, 1) (the diagonal of hand is the right gradient)' in row.diagnosis
+
+
+# -- issue 16 item 3: the table in Jupyter --------------------------------------------------------------
+def test_the_report_shows_its_table_in_jupyter():
+    hand, auto, _ = iris_like_gradients()
+    hand['W2'] = -hand['W2']
+    hand['b2'] = hand['b2'].reshape(1, 1)
+    report = ag.compare_gradients(hand, auto)
+    page = report._repr_html_()
+    assert page.startswith('<table><tr><th>gradient</th><th>hand shape</th>')
+    assert '<tr><td>W2</td><td>(8, 1)</td><td>(8, 1)</td>' in page and '<td>SIGN FLIPPED</td>' in page
+    assert page.count('<tr>') == 4 and page.count('<li>') == 2
+    assert '<li>W2: hand == -auto: the sign is flipped' in page
+    assert '&lt;' not in str(report) and '(y_hat - y)' in page
+    pytest.importorskip('IPython')
+    from IPython.core.formatters import DisplayFormatter
+    shown, _ = DisplayFormatter().format(report)
+    assert shown['text/html'] == page
+    assert ag.compare_gradients({'a': np.ones(2)}, {'a': np.ones(2)})._repr_html_().count('<li>') == 0
