@@ -95,11 +95,41 @@ def test_the_api_reference_is_rendered_from_the_docstrings(site):
         summary = obj.__doc__.strip().split('\n')[0].split('``')[0].split('`')[0]
         assert summary and html_escape(summary, quote=False) in html, (page, summary)
         assert f'id="{obj.__module__.split(".")[0]}' in html, page  # an anchor per object
+        assert ':func:`' not in html and ':class:`' not in html, page   # roles become code
     nn_page = (site / 'reference' / 'nn' / 'index.html').read_text(encoding='utf-8')
     # doctest blocks are highlighted code (docs/hooks/rest_docstrings.py), not nested block quotes
     assert '<blockquote>' not in nn_page
     prompt = '<span class="gp">&gt;&gt;&gt; </span>'   # a highlighted doctest prompt
     assert nn_page.count(prompt) >= 8, nn_page.count(prompt)   # nn, Parameter, Linear, Sequential, MLP
+
+
+def _rest_docstrings():
+    pytest.importorskip('griffe', reason='griffe (mkdocstrings-python) is not installed')
+    spec = importlib.util.spec_from_file_location('rest_docstrings', ROOT / 'docs' / 'hooks' / 'rest_docstrings.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_docstrings_doctests_literal_blocks_and_roles_become_markdown():
+    import inspect
+    to_markdown = _rest_docstrings().rest_to_markdown
+    doc = ("See :func:`to_dot` and :class:`~autograd_lite.Tensor`.\n\n"
+           ">>> g = ag.to_dot(loss)        # doctest: +SKIP\n>>> g\n<graph>\n\nAfter.")
+    assert to_markdown(doc) == ("See `to_dot` and `autograd_lite.Tensor`.\n\n"
+                                "```pycon\n>>> g = ag.to_dot(loss)\n>>> g\n<graph>\n```\n\nAfter.")
+    doc = "A layer is plain Python::\n\n    class Net(Module):\n        pass\n\nThe end."
+    assert to_markdown(doc) == ("A layer is plain Python:\n\n```text\nclass Net(Module):\n    pass\n```\n"
+                                "\nThe end.")
+    # a literal block right after the summary line, as in errors.at_user_line: inspect.cleandoc
+    # dedents it to the summary's column
+    doc = inspect.cleandoc("""``message``, then a hint::
+
+        matmul: shapes (8, 1) and (3, 1) are not aligned
+          hint: did you mean a1 @ delta3.T?
+    """)
+    assert to_markdown(doc) == ("``message``, then a hint:\n\n```text\nmatmul: shapes (8, 1) and (3, 1) "
+                                "are not aligned\n  hint: did you mean a1 @ delta3.T?\n```")
 
 
 def test_a_broken_link_anchor_reference_or_page_outside_nav_fails_the_build(tmp_path):
