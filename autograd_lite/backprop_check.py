@@ -145,7 +145,7 @@ def _links(nodes, hand):
         seen.add(t)
         links.append((name, t, gradient_array(value, f"check_backprop: hand[{name!r}]")))
     taken = Counter(name for name, _, _ in links)
-    return [(f"{name}#{t._seq}" if taken[name] > 1 else name, t, h) for name, t, h in links]
+    return [(f"{name}#{t._created}" if taken[name] > 1 else name, t, h) for name, t, h in links]
 
 
 def _label(t):
@@ -160,8 +160,8 @@ def _backward_position(nodes):
         if t._op is not None:
             for x in t._inputs:
                 if isinstance(x, Tensor) and x not in first_use:
-                    first_use[x] = t._seq
-    return lambda link: (link[1]._seq, 1) if link[1]._op is not None else (first_use[link[1]], 0)
+                    first_use[x] = t._created
+    return lambda link: (link[1]._created, 1) if link[1]._op is not None else (first_use[link[1]], 0)
 
 
 def _batch_size(nodes):
@@ -207,10 +207,10 @@ def _rerun(nodes, s, value, local, tensors):
         with enable_grad(), np.errstate(all='ignore'):
             new = {s: z * local + (value - z.data * local)}
             for t in nodes:  # creation order: each op's inputs are replaced before it runs
-                if t._seq > s._seq and t._op is not None and any(
+                if t._created > s._created and t._op is not None and any(
                         isinstance(x, Tensor) and x in new for x in t._inputs):
                     new[t] = t._op(*[new.get(x, x) if isinstance(x, Tensor) else x for x in t._inputs],
-                                   **(t._kw or {}))
+                                   **(t._static or {}))
             # nodes[-1] is the loss (walk's creation order ends with the root)
             found = grad(new[nodes[-1]], [new.get(t, t) for t in tensors], retain_graph=True, allow_unused=True)
     except (ArithmeticError, ValueError, TypeError, RuntimeError):
@@ -241,7 +241,7 @@ def _is_output(s, nodes):
     """True when no parameter enters the graph between s and the loss."""
     after = {s}
     for t in nodes:
-        if t._seq > s._seq and t._op is not None and any(isinstance(x, Tensor) and x in after
+        if t._created > s._created and t._op is not None and any(isinstance(x, Tensor) and x in after
                                                          for x in t._inputs):
             if any(isinstance(x, Tensor) and x._op is None and x.requires_grad for x in t._inputs):
                 return False
