@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
+from hypothesis import example, given, strategies as st
 
 import autograd_lite as ag
 from autograd_lite import nn
@@ -15,6 +16,7 @@ from autograd_lite.viz import (to_dot, render_graph, graph_listing, write_graph,
                                GraphvizNotFoundWarning, GraphReleasedWarning, display)
 from autograd_lite.viz import render as viz_render
 from autograd_lite.viz.dot import STYLES
+from autograd_lite.viz.text import one_line, op_text
 
 needs_dot = pytest.mark.skipif(not display.dot_available(), reason="Graphviz 'dot' program not installed")
 SVG = '{http://www.w3.org/2000/svg}'
@@ -296,6 +298,66 @@ def test_listing_shows_modules_data_and_constants():
                      text, re.M)
     assert re.search(r"= tanh\(%5 \(1, 8\)\) -> \(1, 8\) +# in TwoLayer$", text, re.M)
     assert re.search(r"%8 = mul\(%7 \(1, 3\), \[\[True, True, True\]\]\) -> \(1, 3\) +# data \[\[", text, re.M)
+
+
+# -- user text: any name, class name, op name or argument ------------------------------------------------------
+def _user_text_graph(tensor_name, class_name, attr, op_name, arg):
+    """out = sum(prim(Outer(x), tag=arg)) with every string the user chose: x's name, the
+    model's class name, the attribute holding its Linear (its path), the op and its argument."""
+    def init(self):
+        setattr(self, attr, nn.Linear(2, 3, seed=0))
+
+    def forward(self, x):
+        return getattr(self, attr)(x)
+
+    model = type(class_name.replace('\0', ''), (nn.Module,), {'__init__': init, 'forward': forward})()
+    prim = ag.Primitive(op_name, lambda a, tag: a * 1.0, (lambda g, ans, a, tag: g,))
+    x = ag.Tensor(np.ones((1, 2)), name=tensor_name)
+    return model, x, prim(model(x), tag=arg).sum()
+
+
+def _svg_texts(source):
+    """{node or cluster title: [its text lines, then its tooltip]} of ``dot -Tsvg``'s
+    picture of ``source`` (dot writes runs of spaces with no-break spaces)."""
+    done = subprocess.run(['dot', '-Tsvg'], input=source.encode('utf-8'), capture_output=True)
+    assert done.returncode == 0, done.stderr.decode(errors='replace')
+    root = ET.fromstring(done.stdout)
+    return {g.find(SVG + 'title').text: [text.replace('\xa0', ' ') for text in
+                                          [t.text or '' for t in g.iter(SVG + 'text')] +
+                                          [a.get('{http://www.w3.org/1999/xlink}title') for a in g.iter(SVG + 'a')][:1]]
+            for g in root.iter(SVG + 'g') if g.get('class') in ('node', 'cluster')}
+
+
+any_text = st.text(max_size=12)  # all of Unicode: newlines, quotes, backslashes, NUL, ...
+_TRICKY = ['&amp;', '&#38;', '<i>X</i>', '\\N', 'a\\', '\\"', '  ', 'node', '[label=x]', '\n', '\u2028']
+
+
+@needs_dot
+@example(*_TRICKY[:5]).via('entities, HTML, DOT escapes')
+@example(*_TRICKY[5:10]).via('quotes, spaces, DOT keywords and syntax')
+@example(*_TRICKY[6:]).via('line breaks')
+@given(tensor_name=any_text, class_name=any_text, attr=any_text, op_name=any_text, arg=any_text)
+def test_any_user_text_is_escaped_in_dot_and_kept_on_one_listing_line(tensor_name, class_name, attr, op_name, arg):
+    model, x, out = _user_text_graph(tensor_name, class_name, attr, op_name, arg)
+    out.backward(retain_graph=True)
+    shown = one_line(tensor_name)
+    listing = graph_listing(out)
+    rows = listing.splitlines()  # splitlines breaks at \r, \x0b, \x1c, \x85, \u2028 ... too
+    for collapse in (False, True):
+        texts = _svg_texts(to_dot(out, collapse=collapse).source)  # dot parses it
+        if shown:
+            assert texts['t2'][0] == shown  # and draws the name as it is (escapes undone)
+    texts = _svg_texts(to_dot(out).source)
+    assert texts['t4'][0] == op_text(op_name, {'tag': arg})
+    if '\\' not in rows[3]:  # Graphviz 2.43 undoes a tooltip's backslash escapes twice (labels: once)
+        assert texts['t2'][-1] == rows[3]  # the tooltip: the listing line
+    clusters = sorted(lines[0] for title, lines in texts.items() if title.startswith('cluster_') and lines)
+    path = f" {one_line(attr)}" if attr else ''
+    drawn = [one_line(class_name.replace('\0', '')), 'Linear' + path, 'legend']
+    assert clusters == sorted(label for label in drawn if label)  # an empty label draws no text
+    assert listing.count('\n') == len(rows) == 1 + 6 + 1 + 3  # header, 6 tensors, backward header, 3 ops
+    assert all(r.startswith(('#', '%', 'd%')) for r in rows)
+    assert rows[3].startswith(f"%2 {shown} = input" if shown else "%2 = input")
 
 
 # -- rendering -------------------------------------------------------------------------------------
