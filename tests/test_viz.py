@@ -422,15 +422,115 @@ def test_without_the_dot_program_the_dot_file_is_written_and_one_warning_given(t
     assert missing[0].filename == __file__  # points at the caller's line
 
 
-def test_a_failing_dot_program_also_falls_back_to_the_dot_file(tmp_path, monkeypatch):
-    def crash(self, format=None, **kwargs):
-        raise subprocess.CalledProcessError(1, ['dot', f'-T{format}'], stderr=b'Error: syntax error in line 3')
-    monkeypatch.setattr(viz_render, 'dot_available', lambda: True)  # as if dot were installed
-    monkeypatch.setattr(DotGraph, 'pipe', crash)
+def _fake_dot(tmp_path, monkeypatch, script):
+    """Put a ``dot`` that runs ``script`` (sh) first on PATH: a Graphviz that fails or hangs."""
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    (bin_dir / 'dot').write_text('#!/bin/sh\n' + script + '\n')
+    (bin_dir / 'dot').chmod(0o755)
+    monkeypatch.setenv('PATH', f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
+@pytest.mark.skipif(sys.platform == 'win32', reason='the fake dot is a shell script')
+def test_a_failing_dot_program_falls_back_to_the_dot_file_and_leaves_no_half_picture(tmp_path, monkeypatch):
+    _fake_dot(tmp_path, monkeypatch, "cat > /dev/null; printf '<svg partial'; "
+                                     "echo 'Error: syntax error in line 3' >&2; exit 1")
     loss = small_graph()[-1]
-    with pytest.warns(display.GraphvizWarning, match=r"could not render g.svg \(Error: syntax error in line 3\)"):
-        path = render_graph(loss, tmp_path / 'g.svg')
-    assert path == tmp_path / 'g.dot' and path.read_text() == to_dot(loss).source
+    out = tmp_path / 'out'
+    with pytest.warns(display.GraphvizWarning, match=r"could not render g.svg \(Error: syntax error in line 3\); "
+                                                     r"the DOT text was written to .*g.dot instead"):
+        path = render_graph(loss, out / 'g.svg')
+    assert path == out / 'g.dot' and path.read_text() == to_dot(loss).source
+    assert os.listdir(out) == ['g.dot']  # no g.svg holding what dot printed before failing, no temporary file
+
+
+@pytest.mark.skipif(sys.platform == 'win32', reason='the fake dot is a shell script')
+def test_dot_is_stopped_after_the_timeout(tmp_path, monkeypatch):
+    _fake_dot(tmp_path, monkeypatch, 'exec sleep 30')  # a layout that never ends
+    loss = small_graph()[-1]
+    out = tmp_path / 'out'
+    with pytest.warns(display.GraphvizWarning) as caught:
+        path = render_graph(loss, out / 'g.png', timeout=0.2)
+    message = str(caught[0].message)
+    assert message == (f"render_graph: Graphviz's dot did not draw g.png within 0.2 s and was stopped; the DOT text "
+                       f"was written to {out / 'g.dot'} instead. Draw less (collapse=True, the graph of an "
+                       "intermediate tensor, or ag.graph_listing), pass a larger timeout= (None: no limit), or render "
+                       f"the file yourself: dot -Tpng {out / 'g.dot'} -o {out / 'g.png'}")
+    assert path == out / 'g.dot' and os.listdir(out) == ['g.dot']
+    monkeypatch.setattr(display, 'DOT_TIMEOUT', 0.2)  # the inline display in Jupyter is stopped too
+    with pytest.warns(display.GraphvizWarning, match=r"^to_dot: Graphviz's dot did not draw the graph \(12 nodes\) "
+                                                     r"within 0.2 s and was stopped"):
+        bundle = to_dot(loss)._repr_mimebundle_()
+    assert list(bundle) == ['text/plain'] and 'timeout=None' in bundle['text/plain']
+
+
+class _Calls:
+    """Stands in for display.run_dot: records the calls, returns a tiny SVG."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, graph, format, timeout):
+        self.calls.append((format, timeout))
+        return b'<svg/>'
+
+
+def _too_big(n, max_nodes, instead="or write the DOT text with format='dot'; or pass max_nodes=None to draw it anyway"):
+    return re.escape(
+        f"render_graph: the graph has {n:,} nodes, more than max_nodes={max_nodes:,}, and Graphviz's dot slows "
+        "down faster than graphs grow (about 10 s at 5,000 nodes, minutes beyond). Draw less: collapse=True "
+        "(one node per layer) or the graph of an intermediate tensor (a sub-graph); or print(ag.graph_listing(loss)) "
+        f"(text, any size); {instead}")
+
+
+@given(length=st.integers(0, 12), max_nodes=st.integers(0, 15), format=st.sampled_from(['svg', 'png', 'dot']))
+def test_max_nodes_refuses_bigger_pictures_before_dot_runs_and_writes_nothing(tmp_path_factory, length, max_nodes,
+                                                                              format):
+    y = ag.Tensor(np.array(0.5), requires_grad=True)
+    for _ in range(length):
+        y = ag.tanh(y)  # length + 1 nodes, no constants
+    out = tmp_path_factory.mktemp('render') / 'out'
+    with pytest.MonkeyPatch.context() as mp:
+        dot = _Calls()
+        mp.setattr(viz_render, 'dot_available', lambda: True)
+        mp.setattr(viz_render, 'run_dot', dot)
+        if length + 1 > max_nodes and format != 'dot':
+            with pytest.raises(ValueError, match='^' + _too_big(length + 1, max_nodes) + '$'):
+                render_graph(y, out / 'g', format=format, max_nodes=max_nodes)
+            assert not out.exists() and dot.calls == []
+        else:
+            path = render_graph(y, out / 'g', format=format, max_nodes=max_nodes, timeout=7)
+            assert os.listdir(out) == [path.name] == [f'g.{format}']
+            assert dot.calls == ([] if format == 'dot' else [(format, 7)])
+
+
+def test_a_10000_op_graph_is_refused_by_default_but_drawn_collapsed(tmp_path, monkeypatch):
+    class Deep(nn.Module):
+        def forward(self, x):
+            for _ in range(10_000):
+                x = ag.tanh(x)
+            return x
+
+    y = Deep()(ag.Tensor(np.array(0.5), requires_grad=True))
+    dot = _Calls()
+    monkeypatch.setattr(viz_render, 'dot_available', lambda: True)
+    monkeypatch.setattr(viz_render, 'run_dot', dot)
+    with pytest.raises(ValueError, match='^' + _too_big(10_001, 5000) + '$') as refused:
+        render_graph(y, tmp_path / 'out' / 'g.svg')
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, 'docs', 'graphs.md'), encoding='utf-8') as f:
+        quoted = f.read().split('(here for a chain of 10,000 `tanh`):\n\n```text\n', 1)[1].split('```', 1)[0]
+    assert ' '.join(quoted.split('\n')).strip() == str(refused.value), "update the message quoted in docs/graphs.md"
+    with pytest.raises(ValueError, match='^' + _too_big(10_001, 5000)):
+        write_graph(y, tmp_path / 'out')
+    assert not (tmp_path / 'out').exists() and dot.calls == []
+    assert render_graph(y, tmp_path / 'g.svg', collapse=True) == tmp_path / 'g.svg'  # 2 nodes: x and Deep
+    assert render_graph(y, tmp_path / 'g.svg', max_nodes=None) == tmp_path / 'g.svg'
+    assert render_graph(y, tmp_path / 'g.dot').read_text() == to_dot(y).source  # DOT text at any size
+    assert dot.calls == [('svg', 60), ('svg', 60)]
+    with pytest.warns(display.GraphvizWarning, match='^' + _too_big(10_001, 5000, '').replace('render_graph', 'to_dot')):
+        bundle = to_dot(y)._repr_mimebundle_()  # Jupyter shows what to do instead of waiting for dot
+    assert list(bundle) == ['text/plain'] and "max_nodes=None" in bundle['text/plain']
 
 
 # -- the docs ---------------------------------------------------------------------------------------
