@@ -125,8 +125,9 @@ def _read_member(archive, info, where, disk_size):
     before any memory is taken (a header can claim any shape)."""
     if info.compress_size > disk_size or (info.compress_type == zipfile.ZIP_STORED
                                           and info.compress_size != info.file_size):
-        raise LoadError(f"{where}: the archive says it holds {info.file_size:,} bytes, more than the file has; "
-                        "the file is truncated or corrupt")
+        raise LoadError(f"{where}: the zip directory's sizes for it ({info.compress_size:,} bytes stored, "
+                        f"{info.file_size:,} unpacked) do not fit the file ({disk_size:,} bytes); the file is "
+                        "truncated or corrupt")
     try:
         with archive.open(info) as member:
             version = np.lib.format.read_magic(member)

@@ -100,6 +100,12 @@ def test_load_errors_name_the_file_and_the_problem(tmp_path):
     entry = data.index(b'PK\x01\x02')
     data[entry + 32:entry + 34] = (46 + len('b.npy')).to_bytes(2, 'little')
     swallowed.write_bytes(bytes(data))
+    lying = tmp_path / 'lying.npz'  # the directory claims 10**9 unpacked bytes for a stored member
+    ag.save({'w': np.arange(4.0)}, lying)
+    data = bytearray(lying.read_bytes())
+    entry = data.index(b'PK\x01\x02')
+    data[entry + 24:entry + 28] = (10**9).to_bytes(4, 'little')
+    lying.write_bytes(bytes(data))
     cases = [
         (single, r" holds a single array, not an .npz archive of named arrays \(read it with np.load\)"),
         (empty, r" is empty \(0 bytes\), not an .npz archive; was the save or the copy interrupted\?"),
@@ -115,6 +121,8 @@ def test_load_errors_name_the_file_and_the_problem(tmp_path):
                 r"16 bytes"),
         (corrupt, r", array 'w': the member is corrupt or unreadable \(Bad CRC-32 for file 'w.npy'\)"),
         (swallowed, r": the zip end record announces 2 arrays but its directory lists 1; the archive is corrupt"),
+        (lying, r", array 'w': the zip directory's sizes for it \(160 bytes stored, 1,000,000,000 unpacked\) do "
+                r"not fit the file \(288 bytes\); the file is truncated or corrupt"),
         (truncated, r" as an .npz archive of numeric arrays: its zip structure is "
                     r"damaged or truncated"),
     ]
