@@ -172,6 +172,9 @@ class Tensor:
     # -- gradients ----------------------------------------------------------------
     def retain_grad(self):
         """Keep this intermediate's gradient in ``.grad`` after backward."""
+        if not self._requires_grad:  # PyTorch refuses too: no gradient would ever be kept
+            raise RuntimeError("retain_grad: this tensor does not require grad, so no gradient reaches it; "
+                               "make it from tensors with requires_grad=True, outside no_grad()")
         self._retain = True
         if self._hooks is None:  # the backward pass looks closer at tensors with a hook list
             self._hooks = []
