@@ -17,6 +17,7 @@ import functools
 import heapq
 import inspect
 import threading
+import weakref
 
 import numpy as np
 
@@ -306,11 +307,104 @@ def _apply(op, inputs, arrays, static, needs_grad):
         t = from_op(out, op, inputs, arrays, static, scope)
         if saved is not None:
             t._saved = saved
+        for x in inputs:
+            if isinstance(x, Tensor) and x._op is None:
+                _guard(t, inputs)  # the node saved a leaf's array: see "the guard" below
+                break
     else:
         t = from_op(out, None, None, None, None, None)
     if _observer is not None:  # a debug mode is on in some thread
         _observer(op, arrays, t)
     return t
+
+
+# -- the guard on saved arrays ------------------------------------------------------------
+# A node saves its inputs' arrays for its rules. Changing a leaf's array in place between the
+# forward and the backward (an optimizer step first, x.data[...] = ..., x.data -= ...) would
+# silently change the gradient. So the leaf arrays a node saved are read-only until its
+# backward (or its end, unbackpropagated): a write raises NumPy's "assignment destination is
+# read-only" / "output array is read-only" at the line that writes. The optimizers write through
+# writing(), which counts the change in the leaf's _version; the backward pass then names the
+# tensor and the op before any wrong number reaches .grad. Only nodes that save a leaf pay
+# for this (W4's chain: one node in 6000).
+# id of a weak reference to a node that holds leaf arrays -> the (leaf, array, version) it holds
+# (by id: weak references to live Tensors compare their referents, elementwise)
+_holding = {}
+
+
+def _guard(t, inputs):
+    held = []
+    for x in inputs:
+        if isinstance(x, Tensor) and x._op is None:
+            a = x.data
+            if x._guards:  # already held read-only by another node
+                x._guards += 1
+            elif a.flags.writeable:
+                a.setflags(write=False)
+                x._guards = 1
+            else:  # read-only already (a view of a constant, say): nothing to give back
+                continue
+            held.append((x, a, x._version))
+    if held:
+        # The weak reference's callback gives the arrays back when the node ends without a
+        # backward; it holds nothing of the node, so there is no cycle.
+        ref = weakref.ref(t, _node_ended)
+        _holding[id(ref)] = held
+        t._guarded = (held, ref)
+
+
+def _node_ended(ref):
+    held = _holding.pop(id(ref), None)
+    if held is not None:
+        _give_back(held)
+
+
+def _give_back(held):
+    for x, a, _ in held:
+        x._guards -= 1
+        if not x._guards:
+            a.setflags(write=True)
+
+
+def _unguard(t):
+    """At a node's release: give its leaf arrays back."""
+    held, ref = t.__dict__.pop('_guarded')
+    del _holding[id(ref)]
+    _give_back(held)
+
+
+def _check_guarded(t):
+    """Before a node's rules run: no leaf array it saved was changed since (through writing())."""
+    for x, a, version in t._guarded[0]:
+        if x._version != version:
+            name = f"'{x.name}'" if x.name else f"of shape {x.shape}"
+            raise RuntimeError(
+                f"backward: the tensor {name} was modified in place after '{t._op.name}' saved it "
+                "for its gradient, so the gradient would be wrong. Call backward() before changing "
+                "it (e.g. before optimizer.step()), or compute the forward again after the change")
+
+
+class writing:
+    """``with writing(p):`` changes ``p.data`` in place although a graph saved it (the optimizers'
+    step): the change is counted, so that backward through that graph raises instead of
+    giving a wrong gradient."""
+    __slots__ = ('tensor',)
+
+    def __init__(self, tensor):
+        self.tensor = tensor
+
+    def __enter__(self):
+        t = self.tensor
+        t._version += 1
+        if t._guards:
+            t.data.setflags(write=True)
+        return t.data
+
+    def __exit__(self, *exc):
+        t = self.tensor
+        if t._guards:
+            t.data.setflags(write=False)
+        return False
 
 
 def _constant(x, op_name):
@@ -396,6 +490,8 @@ def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
             inputs = t._inputs
             if inputs is None:
                 raise _released_graph_error(t)
+            if t._guarded:
+                _check_guarded(t)
             args, ans = (inputs, t) if create_graph else (t._input_arrays, t.data)
             if op.variadic:
                 args = (args,)
@@ -434,6 +530,8 @@ def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
                 t._inputs = t._input_arrays = None
                 if op.saves:
                     del t._saved
+                if t._guarded:
+                    _unguard(t)
     finally:
         _mode.set(saved_mode, _mode.scope)
     return found

@@ -15,6 +15,8 @@ import math
 
 import numpy as np
 
+from .engine import writing
+
 from .tensor import Tensor
 
 
@@ -107,13 +109,16 @@ class SGD(Optimizer):
                     buf += d
                 if self.nesterov:  # p -= lr * d, then p -= lr * momentum * buf
                     np.multiply(d, lr, out=s)
-                    p.data -= s
+                    with writing(p) as data:  # counted: a graph that saved p will say so
+                        data -= s
                     np.multiply(buf, lr * mom, out=s)
-                    p.data -= s
+                    with writing(p) as data:  # counted: a graph that saved p will say so
+                        data -= s
                     continue
                 d = buf
             np.multiply(d, lr, out=s)
-            p.data -= s
+            with writing(p) as data:  # counted: a graph that saved p will say so
+                data -= s
 
 
 class Adam(Optimizer):
@@ -170,7 +175,8 @@ class Adam(Optimizer):
             s += eps
             np.divide(m, s, out=s)
             s *= step_size
-            p.data -= s
+            with writing(p) as data:  # counted: a graph that saved p will say so
+                data -= s
 
 
 __all__ = ['Optimizer', 'SGD', 'Adam']

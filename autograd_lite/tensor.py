@@ -81,6 +81,9 @@ class Tensor:
     _hooks = None
     _retain = False
     _saved = None  # what a forward saved for its rules (ops declared with saves=True)
+    _guards = 0  # how many unreleased nodes hold this leaf's array read-only (engine._guard)
+    _guarded = ()  # on such a node: ([(leaf, array, version)], its weak reference)
+    _version = 0  # in-place changes made through engine.writing (the optimizers' steps)
     # ndarray @ Tensor, ndarray + Tensor, ...: make NumPy defer to our reflected
     # operators instead of building an object array of Tensors.
     __array_ufunc__ = None
@@ -101,7 +104,8 @@ class Tensor:
         so the numbers keep outputs newer than their inputs (the backward pass's order)."""
         attributes, slots = state if isinstance(state, tuple) else (state, None)
         for key, value in {**(attributes or {}), **(slots or {})}.items():
-            setattr(self, key, value)
+            if key not in ('_guards', '_guarded'):  # a copy's arrays are its own, not held read-only
+                setattr(self, key, value)
         self._created = _next_stamp()
 
     @classmethod

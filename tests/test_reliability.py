@@ -355,3 +355,63 @@ def test_bce_with_logits_at_infinite_logits():
 def test_bce_refuses_targets_outside_zero_one():
     with pytest.raises(ValueError, match=r"binary_cross_entropy: targets must lie in \[0, 1\], got values from 0 to 2"):
         F.binary_cross_entropy(ag.Tensor(np.full(3, 0.5)), np.array([0.0, 1.0, 2.0]))
+
+
+# -- item 6: arrays a graph saved cannot change under it --------------------------------------------------
+_WRITES = {
+    'setitem': lambda a: a.__setitem__(Ellipsis, 0.0),
+    'isub': lambda a: a.__isub__(0.1),
+    'numpy out=': lambda a: np.add(a, 1.0, out=a),
+    'fill': lambda a: a.fill(2.0),
+}
+
+
+@pytest.mark.parametrize('write', sorted(_WRITES))
+def test_writing_a_saved_leaf_array_before_backward_raises_at_the_write(write):
+    w = ag.Tensor(np.ones((3, 2)), requires_grad=True, name='W1')
+    x = np.arange(6.0).reshape(2, 3)
+    loss = ag.tanh(ag.Tensor(x) @ w).sum()
+    with pytest.raises(ValueError, match='read-only'):
+        _WRITES[write](w.data)
+    loss.backward()
+    np.testing.assert_allclose(w.grad, x.T @ (1 - np.tanh(x @ np.ones((3, 2))) ** 2))
+    _WRITES[write](w.data)  # after the backward the array is the user's again
+
+
+def test_an_optimizer_step_before_backward_is_named_before_any_gradient():
+    net = nn.Sequential(nn.Linear(3, 2))
+    opt = ag.optim.SGD(net.parameters(), lr=0.1)
+    X = np.ones((4, 3))
+    first = net(ag.Tensor(X)).sum()
+    first.backward()
+    loss = net(ag.Tensor(X)).sum()
+    opt.step()  # the forward above saved the weights: this step changes them under it
+    for p in net.parameters():
+        p.grad = None
+    with pytest.raises(RuntimeError, match=r"backward: the tensor '(0\.)?weight' was modified in place after "
+                                           r"'linear' saved it for its gradient.*before optimizer\.step\(\)"):
+        loss.backward()
+    assert all(p.grad is None for p in net.parameters())  # no wrong number reached .grad
+
+
+def test_updates_after_backward_need_no_copy_and_graphs_give_arrays_back():
+    w = ag.Tensor(np.ones(3), requires_grad=True)
+    array = w.data
+    loss = (w * w).sum()
+    loss.backward()
+    w.data -= 0.1 * w.grad  # the learner's manual step, in place
+    assert w.data is array and w.data.flags.writeable
+    kept = (w * 2).sum()
+    kept.backward(retain_graph=True)
+    assert not w.data.flags.writeable  # a retained graph still holds it
+    other = (w * 3).sum()
+    del kept
+    assert not w.data.flags.writeable  # and so does the second graph
+    other.backward()
+    assert w.data.flags.writeable
+    (w * 4).sum()  # a graph that is dropped unbackpropagated gives it back at once
+    assert w.data.flags.writeable
+    frozen = np.ones(2)
+    frozen.flags.writeable = False
+    (ag.Tensor(frozen, requires_grad=True) * 2).sum().backward()
+    assert not frozen.flags.writeable  # an array that was read-only already stays so
