@@ -130,7 +130,8 @@ class _Watched(engine.Primitive):
 
     def __init__(self, op, where, shapes):
         origin = op.origin if isinstance(op, _Watched) else op
-        super().__init__(origin.name, origin.fwd, _CheckedRules(self), origin.explain, origin.broadcasts)
+        super().__init__(origin.name, origin.fwd, _CheckedRules(self), origin.explain, origin.broadcasts,
+                         origin.static, origin.saves, origin.variadic)
         self.origin, self.where, self.shapes = origin, where, shapes
 
     def report(self, problem, i):

@@ -167,18 +167,19 @@ class Primitive:
     One declaration serves every arity: the constructor picks a shorter call for ops of
     one or two inputs without static arguments (see :class:`_Unary`, :class:`_Binary`).
     """
-    __slots__ = ('name', 'fwd', 'vjps', 'explain', 'broadcasts', 'static', 'saves', 'variadic')
+    __slots__ = ('name', 'fwd', 'vjps', 'explain', 'broadcasts', 'static', 'saves', 'variadic', 'unusual')
 
     def __new__(cls, name, fwd, vjps, explain=None, broadcasts=True, static=None, saves=False,
                 variadic=False):
         if cls is Primitive and not (static or saves or variadic):
-            cls = {1: _Unary, 2: _Binary}.get(len(vjps), Primitive)
+            cls = {1: _Unary, 2: _Binary, 3: _Ternary}.get(len(vjps), Primitive)
         return object.__new__(cls)
 
     def __init__(self, name, fwd, vjps, explain=None, broadcasts=True, static=None, saves=False,
                  variadic=False):
         self.name, self.fwd, self.vjps, self.explain = name, fwd, vjps, explain
         self.broadcasts, self.saves, self.variadic = broadcasts, saves, variadic
+        self.unusual = saves or variadic  # one test per node in the backward pass
         self.static = dict(static or {})
 
     def __repr__(self):
@@ -204,11 +205,12 @@ class Primitive:
                 raise TypeError(f"{self.name}: takes {n} input(s), got {len(inputs)}")
         if given or static or self.static:
             static = self._bind_static(given, static)
-        arrays, needs_grad, converted = [], False, False
+        arrays, needs_grad, converted, leaf = [], False, False, False
         for x in inputs:
             if isinstance(x, Tensor):
                 arrays.append(x.data)
                 needs_grad = needs_grad or x._requires_grad
+                leaf = leaf or x._op is None
             elif x.__class__ in _NUMBERS or (x.__class__ is np.ndarray and x.dtype.kind in _NUMERIC):
                 arrays.append(x)
             else:  # a list, a NumPy scalar of another type, ...: make it a constant array
@@ -216,7 +218,7 @@ class Primitive:
                 converted = True
         if converted:
             inputs = tuple(x if isinstance(x, Tensor) else a for x, a in zip(inputs, arrays))
-        return _apply(self, inputs, tuple(arrays), static or None, needs_grad)
+        return _apply(self, inputs, tuple(arrays), static or None, needs_grad, leaf)
 
     def _bind_static(self, given, named):
         """The static arguments by name: ``given`` by position, then ``named``, then defaults."""
@@ -257,7 +259,7 @@ class Primitive:
 
 
 class _Unary(Primitive):
-    """A primitive of one input and no static arguments (the elementwise functions).
+    """[speed] A primitive of one input and no static arguments (the elementwise functions).
 
     The same op; only the call is shorter, because the general argument handling costs more
     than the NumPy call itself on small arrays. A number or array goes the general way."""
@@ -267,50 +269,80 @@ class _Unary(Primitive):
         if not isinstance(x, Tensor):
             return Primitive.__call__(self, x)
         a = x.data
-        return _apply(self, (x,), (a,), None, x._requires_grad)
+        try:
+            out = self.fwd(a)
+        except (ValueError, IndexError, TypeError) as exc:
+            raise errors.op_error(self, exc, (a,), {}) from None
+        return _result(self, out, (x,), (a,), None, x._requires_grad, x._op is None)
 
 
 class _Binary(Primitive):
-    """A primitive of two inputs and no static arguments (arithmetic, matmul): a shorter call,
-    as for :class:`_Unary`. Tensors and plain numbers or arrays take it; anything else (lists,
-    other NumPy scalars) goes through the general path, which converts it."""
+    """[speed] A primitive of two inputs and no static arguments (arithmetic, matmul): a
+    shorter call, as for :class:`_Unary`. Tensors and plain numbers or arrays take it; anything
+    else (lists, other NumPy scalars) goes through the general path, which converts it."""
     __slots__ = ()
 
     def __call__(self, x, y):
         if isinstance(x, Tensor):
-            a, needs_grad = x.data, x._requires_grad
+            a, needs_grad, leaf = x.data, x._requires_grad, x._op is None
         elif x.__class__ in _NUMBERS or (x.__class__ is np.ndarray and x.dtype.kind in _NUMERIC):
-            a, needs_grad = x, False
+            a, needs_grad, leaf = x, False, False
         else:
             return Primitive.__call__(self, x, y)
         if isinstance(y, Tensor):
             b = y.data
             needs_grad = needs_grad or y._requires_grad
+            leaf = leaf or y._op is None
         elif y.__class__ in _NUMBERS or (y.__class__ is np.ndarray and y.dtype.kind in _NUMERIC):
             b = y
         else:
             return Primitive.__call__(self, x, y)
-        return _apply(self, (x, y), (a, b), None, needs_grad)
+        try:
+            out = self.fwd(a, b)
+        except (ValueError, IndexError, TypeError) as exc:
+            raise errors.op_error(self, exc, (a, b), {}) from None
+        return _result(self, out, (x, y), (a, b), None, needs_grad, leaf)
 
 
-def _apply(op, inputs, arrays, static, needs_grad):
-    """Run ``op``'s forward on ``arrays`` and return its result: a node of the graph when an
-    input needs grad and recording is on, else a tensor outside any graph."""
+class _Ternary(Primitive):
+    """[speed] A primitive of three inputs and no static arguments (``linear``): a shorter call
+    when all three are Tensors (an MLP layer's x, W and b), the general path otherwise."""
+    __slots__ = ()
+
+    def __call__(self, x, y, z):
+        if not (isinstance(x, Tensor) and isinstance(y, Tensor) and isinstance(z, Tensor)):
+            return Primitive.__call__(self, x, y, z)
+        arrays = (x.data, y.data, z.data)
+        try:
+            out = self.fwd(*arrays)
+        except (ValueError, IndexError, TypeError) as exc:
+            raise errors.op_error(self, exc, arrays, {}) from None
+        return _result(self, out, (x, y, z), arrays, None, x._requires_grad or y._requires_grad or z._requires_grad,
+                       x._op is None or y._op is None or z._op is None)
+
+
+def _apply(op, inputs, arrays, static, needs_grad, saves_leaf):
+    """Run ``op``'s forward on ``arrays`` and return its result (see :func:`_result`)."""
     try:
         out = op.fwd(*arrays, **static) if static else op.fwd(*arrays)
     except (ValueError, IndexError, TypeError) as exc:
         raise errors.op_error(op, exc, arrays, static or {}) from None
-    saved = None
-    if op.saves:
-        out, saved = out
+    if not op.saves:
+        return _result(op, out, inputs, arrays, static, needs_grad, saves_leaf)
+    out, saved = out
+    t = _result(op, out, inputs, arrays, static, needs_grad, saves_leaf)
+    if t._op is not None:
+        t._saved = saved
+    return t
+
+
+def _result(op, out, inputs, arrays, static, needs_grad, saves_leaf):
+    """The Tensor holding ``op``'s result ``out``: a node of the graph when an input needs grad
+    and recording is on, else a tensor outside any graph. ``saves_leaf``: an input is a leaf."""
     if needs_grad and (scope := _mode.recording) is not False:
         t = from_op(out, op, inputs, arrays, static, scope)
-        if saved is not None:
-            t._saved = saved
-        for x in inputs:
-            if isinstance(x, Tensor) and x._op is None:
-                _guard(t, inputs)  # the node saved a leaf's array: see "the guard" below
-                break
+        if saves_leaf:
+            _guard(t, inputs)  # the node saved a leaf's array: see "the guard" below
     else:
         t = from_op(out, None, None, None, None, None)
     if _observer is not None:  # a debug mode is on in some thread
@@ -370,12 +402,15 @@ def _unguard(t):
     """At a node's release: give its leaf arrays back."""
     held, ref = t.__dict__.pop('_guarded')
     del _holding[id(ref)]
-    _give_back(held)
+    for x, a, _ in held:
+        x._guards -= 1
+        if not x._guards:
+            a.setflags(write=True)
 
 
-def _check_guarded(t):
+def _check_guarded(t, guarded):
     """Before a node's rules run: no leaf array it saved was changed since (through writing())."""
-    for x, a, version in t._guarded[0]:
+    for x, a, version in guarded[0]:
         if x._version != version:
             name = f"'{x.name}'" if x.name else f"of shape {x.shape}"
             raise RuntimeError(
@@ -384,10 +419,20 @@ def _check_guarded(t):
                 "it (e.g. before optimizer.step()), or compute the forward again after the change")
 
 
+def subtract_in_place(p, s):
+    """``p.data -= s``, counted: the optimizers' step. A graph that saved ``p`` and is
+    backpropagated later raises instead of giving a wrong gradient."""
+    if p._guards:
+        with writing(p) as data:
+            data -= s
+    else:
+        p._version += 1
+        p.data -= s
+
+
 class writing:
-    """``with writing(p):`` changes ``p.data`` in place although a graph saved it (the optimizers'
-    step): the change is counted, so that backward through that graph raises instead of
-    giving a wrong gradient."""
+    """``with writing(p):`` changes ``p.data`` in place although a graph saved it: the change
+    is counted, so that backward through that graph raises instead of giving a wrong gradient."""
     __slots__ = ('tensor',)
 
     def __init__(self, tensor):
@@ -470,7 +515,7 @@ def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
     # each node's input is newer than everything waiting, so a chain costs no heap operation
     # (W4's backward: 2.00 -> 1.86 us per op when this was added).
     newest = _heappop(heap)[1] if len(heap) == 1 else None
-    found = {}
+    found, pop = {}, grads.pop
     saved_mode = _mode.enabled  # as set_grad_enabled(create_graph), without a context manager's cost
     _mode.set(create_graph, _mode.scope)
     try:
@@ -481,7 +526,7 @@ def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
                 t = _heappop(heap)[1]
             else:
                 break
-            g = grads.pop(t)
+            g = pop(t)
             op = t._op
             if op is None or t._hooks is not None or wanted is not None:
                 g = _visit(t, g, wanted, found)
@@ -490,25 +535,27 @@ def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
             inputs = t._inputs
             if inputs is None:
                 raise _released_graph_error(t)
-            if t._guarded:
-                _check_guarded(t)
+            guarded = t._guarded
+            if guarded:
+                _check_guarded(t, guarded)
             args, ans = (inputs, t) if create_graph else (t._input_arrays, t.data)
-            if op.variadic:
-                args = (args,)
             static = t._static
-            if op.saves:
-                static = dict(static or {}, saved=t._saved)
+            if op.unusual:  # its rules get the inputs as one tuple (variadic), or saved values
+                args, static = _rule_args(op, t, args, static)
+            vjps, broadcasts = op.vjps, op.broadcasts
             for i, x in enumerate(inputs):
                 if not (isinstance(x, Tensor) and x._requires_grad):
                     continue
-                rule = op.vjps[i]
+                rule = vjps[i]
                 if rule is None:
                     continue
                 gx = rule(g, ans, *args, **static) if static else rule(g, ans, *args)
                 if gx is None:  # no dependence on this input
                     continue
-                if op.broadcasts and gx.shape != x.data.shape:  # [speed] broadcasts=False: trusted
-                    gx = _unbroadcast_checked(gx, x, t, op, i)
+                if broadcasts and gx.shape != x.data.shape:  # [speed] broadcasts=False: trusted
+                    if getattr(gx, 'shape', None) != t.data.shape:  # neither input's nor output's
+                        raise _wrong_shape_error(gx, x, t, op, i)
+                    gx = unbroadcast(gx, x.data.shape)
                 if x._op is None and x._hooks is None and wanted is None:
                     _accumulate(x, gx, create_graph, holders=2)  # a plain leaf: straight into .grad
                 elif x in grads:
@@ -530,24 +577,32 @@ def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
                 t._inputs = t._input_arrays = None
                 if op.saves:
                     del t._saved
-                if t._guarded:
+                if guarded:
                     _unguard(t)
     finally:
         _mode.set(saved_mode, _mode.scope)
     return found
 
 
-def _unbroadcast_checked(gx, x, t, op, i):
-    """A rule's result summed back to input x's shape, once it is checked: a gradient has
-    either its input's shape or (before the sum that undoes broadcasting) the output's."""
+def _rule_args(op, t, args, static):
+    """The arguments of an unusual op's rules: its inputs as one tuple (variadic ops), and
+    ``saved=`` what its forward saved (ops with saves=True)."""
+    if op.variadic:
+        args = (args,)
+    if op.saves:
+        static = dict(static or {}, saved=t._saved)
+    return args, static
+
+
+def _wrong_shape_error(gx, x, t, op, i):
+    """A rule's result has neither its input's shape nor (to be summed back, undoing
+    broadcasting) the output's."""
     shape = getattr(gx, 'shape', None)
-    if shape != t.data.shape or np.broadcast_shapes(x.data.shape, shape) != shape:
-        raise ValueError(
-            f"backward: the gradient rule of '{op.name}' for input {i} returned "
-            + (f"shape {shape}" if shape is not None else f"a {type(gx).__name__}")
-            + f", but that input has shape {x.data.shape} (and the output {t.data.shape}); "
-            "a rule must return an array of its input's shape, or of the output's to be summed back")
-    return unbroadcast(gx, x.data.shape)
+    return ValueError(
+        f"backward: the gradient rule of '{op.name}' for input {i} returned "
+        + (f"shape {shape}" if shape is not None else f"a {type(gx).__name__}")
+        + f", but that input has shape {x.data.shape} (and the output {t.data.shape}); "
+        "a rule must return an array of its input's shape, or of the output's to be summed back")
 
 
 def _visit(t, g, wanted, found):

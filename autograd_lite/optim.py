@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from .engine import writing
+from .engine import subtract_in_place
 
 from .tensor import Tensor
 
@@ -93,7 +93,7 @@ class SGD(Optimizer):
         lr, mom, wd = self.lr, self.momentum, self.weight_decay
         for i, p in enumerate(self.params):
             d = p.grad
-            if d is None or not p.requires_grad:
+            if d is None or not p._requires_grad:
                 continue
             s = self._scratch[i]
             if wd:
@@ -109,16 +109,13 @@ class SGD(Optimizer):
                     buf += d
                 if self.nesterov:  # p -= lr * d, then p -= lr * momentum * buf
                     np.multiply(d, lr, out=s)
-                    with writing(p) as data:  # counted: a graph that saved p will say so
-                        data -= s
+                    subtract_in_place(p, s)  # p.data -= s, counted: a graph that saved p will say so
                     np.multiply(buf, lr * mom, out=s)
-                    with writing(p) as data:  # counted: a graph that saved p will say so
-                        data -= s
+                    subtract_in_place(p, s)  # p.data -= s, counted: a graph that saved p will say so
                     continue
                 d = buf
             np.multiply(d, lr, out=s)
-            with writing(p) as data:  # counted: a graph that saved p will say so
-                data -= s
+            subtract_in_place(p, s)  # p.data -= s, counted: a graph that saved p will say so
 
 
 class Adam(Optimizer):
@@ -151,7 +148,7 @@ class Adam(Optimizer):
         (b1, b2), eps, wd = self.betas, self.eps, self.weight_decay
         for i, p in enumerate(self.params):
             g = p.grad
-            if g is None or not p.requires_grad:
+            if g is None or not p._requires_grad:
                 continue
             self.steps[i] += 1
             t = self.steps[i]
@@ -175,8 +172,7 @@ class Adam(Optimizer):
             s += eps
             np.divide(m, s, out=s)
             s *= step_size
-            with writing(p) as data:  # counted: a graph that saved p will say so
-                data -= s
+            subtract_in_place(p, s)  # p.data -= s, counted: a graph that saved p will say so
 
 
 __all__ = ['Optimizer', 'SGD', 'Adam']
