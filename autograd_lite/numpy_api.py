@@ -19,6 +19,7 @@ Like :mod:`autograd_lite.operators`, this module attaches its methods to Tensor 
 package is imported, which keeps :mod:`autograd_lite.tensor` at the bottom of the imports.
 """
 import ast
+import builtins
 
 import numpy as np
 
@@ -32,10 +33,22 @@ _NoValue = np._NoValue  # NumPy's "not given" default, as its functions pass it 
 # The ufuncs that are primitives, called as ufunc(*inputs) with no keyword.
 UFUNCS = {
     np.add: ops.add, np.subtract: ops.sub, np.multiply: ops.mul, np.divide: ops.div,
-    np.negative: ops.neg, np.power: ops.pow, np.matmul: ops.matmul,
-    np.exp: ops.exp, np.log: ops.log, np.sqrt: ops.sqrt, np.tanh: ops.tanh, np.absolute: ops.abs,
-    np.maximum: ops.maximum, np.minimum: ops.minimum,
+    np.negative: ops.neg, np.positive: ops.positive, np.power: ops.pow, np.matmul: ops.matmul,
+    np.float_power: ops.float_power, np.square: ops.square, np.sqrt: ops.sqrt, np.cbrt: ops.cbrt,
+    np.reciprocal: ops.reciprocal, np.remainder: ops.remainder, np.fmod: ops.fmod,
+    np.exp: ops.exp, np.exp2: ops.exp2, np.expm1: ops.expm1,
+    np.log: ops.log, np.log2: ops.log2, np.log10: ops.log10, np.log1p: ops.log1p,
+    np.logaddexp: ops.logaddexp, np.logaddexp2: ops.logaddexp2,
+    np.sin: ops.sin, np.cos: ops.cos, np.tan: ops.tan,
+    np.arcsin: ops.arcsin, np.arccos: ops.arccos, np.arctan: ops.arctan, np.arctan2: ops.arctan2,
+    np.sinh: ops.sinh, np.cosh: ops.cosh, np.tanh: ops.tanh,
+    np.arcsinh: ops.arcsinh, np.arccosh: ops.arccosh, np.arctanh: ops.arctanh,
+    np.absolute: ops.abs, np.fabs: ops.abs, np.hypot: ops.hypot,
+    np.maximum: ops.maximum, np.minimum: ops.minimum, np.fmax: ops.fmax, np.fmin: ops.fmin,
 }
+# ufunc.reduce and ufunc.accumulate as the reductions they are (np.add.reduce(t, axis=0))
+_REDUCE = {np.add: ops.sum, np.multiply: ops.prod, np.maximum: ops.max, np.minimum: ops.min}
+_ACCUMULATE = {np.add: ops.cumsum}
 
 
 def _ufunc_name(ufunc):
@@ -57,12 +70,17 @@ def _ufunc_other(ufunc, method, inputs, kwargs):
     out = kwargs.pop('out', None)
     if out is not None:
         raise _out_error(name, out)
-    if method == '__call__':
-        op = UFUNCS.get(ufunc)
-        if op is not None:
-            unsupported = ', '.join(f'{k}=' for k in kwargs)
-            raise TypeError(f"{name}: the argument(s) {unsupported} cannot be differentiated here; "
-                            f"call {name}(...) without them (for a dtype, convert the result with .astype)")
+    if method == '__call__' and ufunc in UFUNCS:
+        unsupported = ', '.join(f'{k}=' for k in kwargs)
+        raise TypeError(f"{name}: {unsupported} cannot be differentiated here; call {name}(...) "
+                        "without it (for another dtype, convert the result with .astype)")
+    if method == 'reduce' and ufunc in _REDUCE and not set(kwargs) - {'axis', 'keepdims'}:
+        return _REDUCE[ufunc](inputs[0], kwargs.get('axis', 0), kwargs.get('keepdims', False))
+    if method == 'accumulate' and ufunc in _ACCUMULATE and not set(kwargs) - {'axis'}:
+        return _ACCUMULATE[ufunc](inputs[0], axis=kwargs.get('axis', 0))
+    if method == 'outer' and ufunc in UFUNCS and ufunc.nin == 2 and not kwargs:
+        a, b = inputs
+        return UFUNCS[ufunc](ops.reshape(a, np.shape(_value(a)) + (1,) * _ndim(b)), b)
     if not _requires_grad(inputs) or (method == '__call__' and ufunc in CONSTANT_UFUNCS):
         return getattr(ufunc, method)(*_plain(inputs), **kwargs)
     raise TypeError(f"{name} is not supported on Tensors that require grad: it has no gradient "
@@ -129,7 +147,7 @@ CONSTANT_UFUNCS = frozenset({
 })
 CONSTANT_FUNCTIONS = frozenset({
     np.argmax, np.argmin, np.argsort, np.nonzero, np.count_nonzero, np.shape, np.ndim, np.size,
-    np.allclose, np.isclose, np.array_equal, np.round, np.around, np.sort, np.unique,
+    np.allclose, np.isclose, np.array_equal, np.array_equiv, np.round, np.around,
     np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.argwhere, np.flatnonzero,
     np.any, np.all, np.searchsorted, np.result_type, np.iscomplexobj, np.isrealobj, np.isscalar,
 })
@@ -226,8 +244,390 @@ def transpose(a, axes=None):
     return ops.transpose(a, axes)
 
 
-def tensordot(a, b, axes=2):  # registered with the rest of the functions (milestone 2)
-    raise NotImplementedError
+@implements(np.tensordot)
+def tensordot(a, b, axes=2):
+    """NumPy's algorithm: the contracted axes of a last, of b first, then one matmul."""
+    sa, sb = np.shape(_value(a)), np.shape(_value(b))
+    if isinstance(axes, (int, np.integer)):
+        axes_a, axes_b = list(range(len(sa) - axes, len(sa))), list(range(axes))
+    else:
+        axes_a, axes_b = ([x] if isinstance(x, (int, np.integer)) else list(x) for x in axes)
+    axes_a = [x % len(sa) for x in axes_a]
+    axes_b = [x % len(sb) for x in axes_b]
+    if len(axes_a) != len(axes_b) or any(sa[i] != sb[j] for i, j in zip(axes_a, axes_b)):
+        raise ValueError(f"np.tensordot: shapes {sa} and {sb} do not match along the axes "
+                         f"{axes_a} and {axes_b}")
+    free_a = [i for i in range(len(sa)) if i not in axes_a]
+    free_b = [j for j in range(len(sb)) if j not in axes_b]
+    k = int(np.prod([sa[i] for i in axes_a]))
+    a2 = ops.reshape(ops.transpose(a, free_a + axes_a), (-1, k))
+    b2 = ops.reshape(ops.transpose(b, axes_b + free_b), (k, -1))
+    return ops.reshape(ops.matmul(a2, b2), tuple(sa[i] for i in free_a) + tuple(sb[j] for j in free_b))
+
+
+@implements(np.inner)
+def inner(a, b):
+    if _ndim(a) == 0 or _ndim(b) == 0:
+        return ops.mul(a, b)
+    return tensordot(a, b, axes=([-1], [-1]))
+
+
+@implements(np.outer)
+def outer(a, b, out=None):
+    _refuse('np.outer', out=out)
+    return ops.mul(ops.reshape(a, (-1, 1)), ops.reshape(b, (1, -1)))
+
+
+@implements(np.vdot)
+def vdot(a, b):
+    return ops.matmul(ops.reshape(a, -1), ops.reshape(b, -1))
+
+
+@implements(np.einsum)
+def einsum(*operands, out=None, optimize=False, **kwargs):
+    _refuse('np.einsum', out=out, **kwargs)
+    subscripts, *tensors = operands
+    if not isinstance(subscripts, str):
+        raise TypeError("np.einsum on Tensors takes the subscripts as a string first: "
+                        "np.einsum('ij,jk->ik', a, b)")
+    subscripts = subscripts.replace(' ', '')
+    if '...' in subscripts:
+        raise TypeError("np.einsum: '...' is not supported on Tensors; write every axis's letter")
+    if '->' not in subscripts:  # the implicit form: the output is the letters used once, sorted
+        letters = subscripts.replace(',', '')
+        subscripts += '->' + ''.join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    for term in subscripts.split('->')[0].split(','):
+        if len(set(term)) != len(term):
+            raise TypeError(f"np.einsum: the index repeated in {term!r} (a diagonal) is not supported on "
+                            "Tensors; use np.diagonal or np.trace first")
+    return ops.einsum(tensors, subscripts=subscripts)
+
+
+# -- reductions -----------------------------------------------------------------------------------------
+@implements(np.prod)
+def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=_NoValue, where=_NoValue):
+    _refuse('np.prod', dtype=dtype, out=out, initial=initial, where=where)
+    return ops.prod(a, _axis_arg(axis), keepdims)
+
+
+def _axis_arg(axis):
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
+def _count(x, axis):
+    shape = np.shape(_value(x))
+    if axis is None:
+        return int(np.prod(shape))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
+    return int(np.prod([shape[i] for i in axes]))
+
+
+@implements(np.var)
+def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=_NoValue, mean=_NoValue,
+        correction=_NoValue):
+    _refuse('np.var', dtype=dtype, out=out, where=where, mean=mean)
+    if correction is not _NoValue:
+        ddof = correction
+    axis = _axis_arg(axis)
+    d = ops.sub(a, ops.mean(a, axis, True))
+    return ops.div(ops.sum(ops.mul(d, d), axis, keepdims), _count(a, axis) - ddof)
+
+
+@implements(np.std)
+def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=_NoValue, mean=_NoValue,
+        correction=_NoValue):
+    return ops.sqrt(var(a, axis, dtype, out, ddof, keepdims, where=where, mean=mean, correction=correction))
+
+
+@implements(np.cumsum)
+def cumsum(a, axis=None, dtype=None, out=None):
+    _refuse('np.cumsum', dtype=dtype, out=out)
+    if axis is None:
+        return ops.cumsum(ops.reshape(a, -1), axis=0)
+    return ops.cumsum(a, axis=axis)
+
+
+@implements(np.average)
+def average(a, axis=None, weights=None, returned=False, *, keepdims=False):
+    _refuse('np.average', returned=returned or None)
+    axis = _axis_arg(axis)
+    if weights is None:
+        return ops.mean(a, axis, keepdims)
+    if _ndim(weights) == 1 and _ndim(a) > 1 and isinstance(axis, (int, np.integer)):
+        # 1-D weights along axis, as NumPy takes them: lined up with that axis
+        weights = ops.reshape(weights, tuple(-1 if i == axis % _ndim(a) else 1 for i in range(_ndim(a))))
+    elif np.shape(_value(weights)) != np.shape(_value(a)):
+        raise TypeError("np.average on Tensors: give weights of a's shape, or 1-D along the one axis")
+    return ops.div(ops.sum(ops.mul(a, weights), axis, keepdims), ops.sum(weights, axis, keepdims))
+
+
+@implements(np.linalg.norm)
+def norm(x, ord=None, axis=None, keepdims=False):
+    ndim = _ndim(x)
+    axis = _axis_arg(axis)
+    matrix = (axis is None and ndim == 2 and ord is not None) or (isinstance(axis, tuple) and len(axis) == 2)
+    if not matrix:
+        if ord is None or ord == 2 or (ord == 'fro' and axis is None):
+            return ops.sqrt(ops.sum(ops.mul(x, x), axis, keepdims))
+        if ord in (np.inf, -np.inf):
+            return (ops.max if ord > 0 else ops.min)(ops.abs(x), axis, keepdims)
+        if ord == 1:
+            return ops.sum(ops.abs(x), axis, keepdims)
+        if isinstance(ord, (int, float)) and ord > 0:
+            return ops.pow(ops.sum(ops.pow(ops.abs(x), ord), axis, keepdims), 1.0 / ord)
+    else:
+        rows, cols = axis if axis is not None else (0, 1)
+        if ord == 'fro':
+            return ops.sqrt(ops.sum(ops.mul(x, x), axis, keepdims))
+        if ord in (1, -1, np.inf, -np.inf):
+            summed, kept = (rows, cols) if ord in (1, -1) else (cols, rows)
+            sums = ops.sum(ops.abs(x), summed, True)
+            out = (ops.max if ord > 0 else ops.min)(sums, kept, True)
+            return out if keepdims else ops.squeeze(out, (rows, cols))
+    raise TypeError(f"np.linalg.norm: ord={ord!r} is not supported on Tensors (it needs a singular value "
+                    "decomposition); supported: vectors ord=None, 1, 2, inf, -inf, p > 0; "
+                    "matrices 'fro', 1, -1, inf, -inf")
+
+
+# -- shapes ---------------------------------------------------------------------------------------------
+@implements(np.ravel)
+def ravel(a, order='C'):
+    if order not in ('C', 'K', 'A'):
+        raise TypeError(f"np.ravel: order={order!r} is not supported on Tensors; only order='C'")
+    return ops.reshape(a, -1)
+
+
+@implements(np.swapaxes)
+def swapaxes(a, axis1, axis2):
+    return ops.swapaxes(a, axis1, axis2)
+
+
+@implements(np.moveaxis)
+def moveaxis(a, source, destination):
+    ndim = _ndim(a)
+    source = [s % ndim for s in np.atleast_1d(source).tolist()]
+    destination = [d % ndim for d in np.atleast_1d(destination).tolist()]
+    order = [i for i in range(ndim) if i not in source]
+    for d, s in sorted(zip(destination, source)):
+        order.insert(d, s)
+    return ops.transpose(a, order)
+
+
+@implements(np.squeeze)
+def squeeze(a, axis=None):
+    return ops.squeeze(a, _axis_arg(axis))
+
+
+@implements(np.expand_dims)
+def expand_dims(a, axis):
+    return ops.expand_dims(a, _axis_arg(axis))
+
+
+@implements(np.broadcast_to)
+def broadcast_to(array, shape, subok=False):
+    return ops.broadcast_to(array, (shape,) if isinstance(shape, (int, np.integer)) else shape)
+
+
+def _atleast_nd(n):
+    """np.atleast_1d, _2d, _3d: NumPy's shapes, (1, m) for 2-D and (1, m, 1) for 3-D."""
+    def atleast(*arys):
+        out = []
+        for a in arys:
+            shape = np.shape(_value(a))
+            if len(shape) < n:
+                shape = {0: (1,) * n, 1: (1, shape[0], 1)[:n] if n > 1 else shape,
+                         2: shape + (1,)}[len(shape)]
+                a = ops.reshape(a, shape)
+            out.append(a)
+        return out[0] if len(out) == 1 else out
+    return atleast
+
+
+for _n, _f in ((1, np.atleast_1d), (2, np.atleast_2d), (3, np.atleast_3d)):
+    FUNCTIONS[_f] = _atleast_nd(_n)
+
+
+@implements(np.concatenate)
+def concatenate(arrays, axis=0, out=None, *, dtype=None, casting='same_kind'):
+    _refuse('np.concatenate', out=out, dtype=dtype)
+    return ops.concatenate(list(arrays), axis)
+
+
+@implements(np.stack)
+def stack(arrays, axis=0, out=None, *, dtype=None, casting='same_kind'):
+    _refuse('np.stack', out=out, dtype=dtype)
+    return ops.stack(list(arrays), axis)
+
+
+@implements(np.hstack)
+def hstack(tup, *, dtype=None, casting='same_kind'):
+    _refuse('np.hstack', dtype=dtype)
+    arrays = [FUNCTIONS[np.atleast_1d](a) for a in tup]
+    return ops.concatenate(arrays, 0 if _ndim(arrays[0]) == 1 else 1)
+
+
+@implements(np.vstack)
+def vstack(tup, *, dtype=None, casting='same_kind'):
+    _refuse('np.vstack', dtype=dtype)
+    return ops.concatenate([FUNCTIONS[np.atleast_2d](a) for a in tup], 0)
+
+
+@implements(np.dstack)
+def dstack(tup):
+    return ops.concatenate([FUNCTIONS[np.atleast_3d](a) for a in tup], 2)
+
+
+@implements(np.column_stack)
+def column_stack(tup):
+    return ops.concatenate([ops.reshape(a, (-1, 1)) if _ndim(a) < 2 else a for a in tup], 1)
+
+
+def _split(ary, indices_or_sections, axis=0, split_strict=False):
+    n = np.shape(_value(ary))[axis]
+    if isinstance(indices_or_sections, (int, np.integer)):
+        sections = int(indices_or_sections)
+        size, extra = divmod(n, sections)
+        if extra and split_strict:
+            raise ValueError(f"np.split: array split does not result in an equal division "
+                             f"({n} along axis {axis} into {sections})")
+        bounds = np.cumsum([0] + [size + 1] * extra + [size] * (sections - extra)).tolist()
+    else:
+        bounds = [0] + list(indices_or_sections) + [n]
+    ndim = _ndim(ary)
+    return [ops.getitem(ary, (slice(None),) * (axis % ndim) + (slice(start, stop),))
+            for start, stop in zip(bounds[:-1], bounds[1:])]
+
+
+FUNCTIONS[np.split] = lambda ary, indices_or_sections, axis=0: _split(ary, indices_or_sections, axis, True)
+FUNCTIONS[np.array_split] = _split
+
+
+@implements(np.flip)
+def flip(m, axis=None):
+    return ops.flip(m, axis=_axis_arg(axis))
+
+
+@implements(np.fliplr)
+def fliplr(m):
+    return ops.flip(m, axis=1)
+
+
+@implements(np.flipud)
+def flipud(m):
+    return ops.flip(m, axis=0)
+
+
+@implements(np.tile)
+def tile(A, reps):
+    reps = (reps,) if isinstance(reps, (int, np.integer)) else tuple(reps)
+    shape = np.shape(_value(A))
+    ndim = builtins.max(len(shape), len(reps))
+    shape = (1,) * (ndim - len(shape)) + shape
+    reps = (1,) * (ndim - len(reps)) + reps
+    spaced = ops.reshape(A, tuple(x for n in shape for x in (1, n)))
+    big = ops.broadcast_to(spaced, tuple(x for r, n in zip(reps, shape) for x in (r, n)))
+    return ops.reshape(big, tuple(r * n for r, n in zip(reps, shape)))
+
+
+@implements(np.repeat)
+def repeat(a, repeats, axis=None):
+    if axis is None:
+        a, axis = ops.reshape(a, -1), 0
+    n = np.shape(_value(a))[axis]
+    index = np.repeat(np.arange(n), repeats)
+    return ops.getitem(a, (slice(None),) * (axis % _ndim(a)) + (index,))
+
+
+@implements(np.pad)
+def pad(array, pad_width, mode='constant', **kwargs):
+    ndim = _ndim(array)
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (ndim, 2)).tolist()
+    if mode == 'constant':
+        _refuse('np.pad', **{k: v for k, v in kwargs.items() if k != 'constant_values'})
+        value = kwargs.get('constant_values', 0)
+        if _ndim(value) != 0:
+            raise TypeError("np.pad on Tensors: give constant_values as one number")
+        return ops.pad(array, pad_width=tuple(map(tuple, widths)), constant_values=value)
+    # the other modes copy elements of the array: the same as indexing it, one axis at a time
+    for axis, (before, after) in enumerate(widths):
+        index = np.pad(np.arange(np.shape(_value(array))[axis]), (before, after), mode=mode, **kwargs)
+        array = ops.getitem(array, (slice(None),) * axis + (index,))
+    return array
+
+
+@implements(np.diagonal)
+def diagonal(a, offset=0, axis1=0, axis2=1):
+    ndim = _ndim(a)
+    axis1, axis2 = axis1 % ndim, axis2 % ndim
+    rest = [i for i in range(ndim) if i not in (axis1, axis2)]
+    moved = ops.transpose(a, rest + [axis1, axis2])
+    rows, cols = np.shape(_value(a))[axis1], np.shape(_value(a))[axis2]
+    n = builtins.max(0, builtins.min(rows + builtins.min(offset, 0), cols - builtins.max(offset, 0)))
+    i = np.arange(n) + builtins.max(-offset, 0)
+    return ops.getitem(moved, (Ellipsis, i, i + offset))
+
+
+@implements(np.trace)
+def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    _refuse('np.trace', dtype=dtype, out=out)
+    return ops.sum(diagonal(a, offset, axis1, axis2), -1)
+
+
+@implements(np.diag)
+def diag(v, k=0):
+    if _ndim(v) == 2:
+        return diagonal(v, k)
+    if _ndim(v) != 1:
+        raise ValueError("np.diag: input must be 1-D or 2-D")
+    n = np.shape(_value(v))[0]
+    i = np.arange(n)
+    size = n + abs(k)
+    return ops.scatter(v, index=(i + builtins.max(-k, 0), i + builtins.max(k, 0)), shape=(size, size))
+
+
+def _triangle_of(numpy_fn):
+    def triangle(m, k=0):
+        shape = np.shape(_value(m))
+        return ops.mul(m, numpy_fn(np.ones(shape[-2:], dtype=bool), k))  # a constant mask
+    return triangle
+
+
+FUNCTIONS[np.triu], FUNCTIONS[np.tril] = _triangle_of(np.triu), _triangle_of(np.tril)
+
+
+@implements(np.copy)
+def copy(a, order='K', subok=False):
+    return ops.positive(a)
+
+
+@implements(np.sort)
+def sort(a, axis=-1, kind=None, order=None, *, stable=None):
+    _refuse('np.sort', order=order)
+    if axis is None:
+        a, axis = ops.reshape(a, -1), 0
+    return take_along_axis(a, np.argsort(_value(a), axis=axis, kind=kind, stable=stable), axis)
+
+
+@implements(np.take_along_axis)
+def take_along_axis(arr, indices, axis=-1):
+    if axis is None:
+        arr, axis = ops.reshape(arr, -1), 0
+    ndim = _ndim(arr)
+    axis %= ndim
+    index = tuple(_value(indices) if i == axis else
+                  np.arange(np.shape(_value(arr))[i]).reshape((-1,) + (1,) * (ndim - i - 1))
+                  for i in range(ndim))
+    return ops.getitem(arr, index)
+
+
+@implements(np.take)
+def take(a, indices, axis=None, out=None, mode='raise'):
+    _refuse('np.take', out=out)
+    if mode != 'raise':
+        raise TypeError(f"np.take: mode={mode!r} is not supported on Tensors; only mode='raise'")
+    if axis is None:
+        a, axis = ops.reshape(a, -1), 0
+    return ops.getitem(a, (slice(None),) * (axis % _ndim(a)) + (_value(indices),))
 
 
 # -- a Tensor that requires grad does not become an ndarray ---------------------------------------
