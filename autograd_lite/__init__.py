@@ -17,6 +17,7 @@ from .ops import (
 )
 from . import nn, optim
 from .serialization import save, load
+from .factories import zeros, ones, randn, rand, arange, manual_seed
 from .viz import to_dot, render_graph, graph_listing
 
 
@@ -34,6 +35,7 @@ __all__ = [
     'numerical_grad', 'gradcheck', 'gradgradcheck', 'GradcheckError', 'PrecisionWarning',
     'compare_gradients', 'check_backprop',
     'nn', 'optim', 'save', 'load',
+    'zeros', 'ones', 'randn', 'rand', 'arange', 'manual_seed',
     'to_dot', 'render_graph', 'graph_listing',
     'detect_anomaly', 'strict_broadcasting', 'AnomalyError',
 ]

@@ -24,6 +24,7 @@ import builtins
 import numpy as np
 
 from . import ops, source
+from .operators import torch_axis
 from .tensor import Tensor, _value
 
 _NoValue = np._NoValue  # NumPy's "not given" default, as its functions pass it on
@@ -710,8 +711,79 @@ def _wrapped(text):
     return text if isinstance(node, (ast.Name, ast.Attribute, ast.Call, ast.Subscript)) else f"({text})"
 
 
+# -- the ndarray-method spellings: t.var(), t.prod(axis=0), t.cumsum() ------------------------------
+class _NdarrayMethods:
+    """ndarray's methods of the functions above, with NumPy's arguments; ``dim=`` and
+    ``keepdim=`` are accepted as PyTorch spells them (``var`` and ``std`` with ``dim=`` then
+    take PyTorch's default correction=1, the unbiased estimate; NumPy's ddof=0 otherwise)."""
+
+    def prod(self, axis=None, dtype=None, out=None, keepdims=False, *, dim=None, keepdim=False):
+        return prod(self, torch_axis('prod', axis, dim), dtype, out, keepdims or keepdim)
+
+    def var(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, dim=None, keepdim=False,
+            correction=None, unbiased=None):
+        return var(self, torch_axis('var', axis, dim), dtype, out, _ddof(ddof, dim, correction, unbiased),
+                   keepdims or keepdim)
+
+    def std(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, dim=None, keepdim=False,
+            correction=None, unbiased=None):
+        return std(self, torch_axis('std', axis, dim), dtype, out, _ddof(ddof, dim, correction, unbiased),
+                   keepdims or keepdim)
+
+    def cumsum(self, axis=None, dtype=None, out=None, *, dim=None):
+        return cumsum(self, torch_axis('cumsum', axis, dim), dtype, out)
+
+    def trace(self, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+        return trace(self, offset, axis1, axis2, dtype, out)
+
+    def diagonal(self, offset=0, axis1=0, axis2=1):
+        return diagonal(self, offset, axis1, axis2)
+
+    def ravel(self, order='C'):
+        return ravel(self, order)
+
+    def repeat(self, repeats, axis=None):
+        """NumPy's repeat (each element ``repeats`` times); PyTorch's t.repeat is np.tile."""
+        return repeat(self, repeats, axis)
+
+    def take(self, indices, axis=None, out=None, mode='raise'):
+        return take(self, indices, axis, out, mode)
+
+    def copy(self, order='C'):
+        return ops.positive(self)
+
+    def round(self, decimals=0, out=None):
+        """Rounded values, a constant (rounding has no useful gradient)."""
+        _refuse('round', out=out)
+        return np.round(self.data, decimals)
+
+    def argsort(self, axis=-1, kind=None, order=None):
+        return np.argsort(self.data, axis, kind, order)
+
+    def nonzero(self):
+        return np.nonzero(self.data)
+
+    def all(self, axis=None, out=None, keepdims=False):
+        return np.all(self.data, axis, out, keepdims)
+
+    def any(self, axis=None, out=None, keepdims=False):
+        return np.any(self.data, axis, out, keepdims)
+
+
+def _ddof(ddof, dim, correction, unbiased):
+    if correction is not None:
+        return correction
+    if unbiased is not None:
+        return int(bool(unbiased))
+    return 1 if dim is not None else ddof  # dim=: PyTorch's default, the unbiased estimate
+
+
 # -- attaching ---------------------------------------------------------------------------------------
 def _attach():
+    for name, member in vars(_NdarrayMethods).items():
+        if not name.startswith('__'):
+            member.__qualname__ = f'Tensor.{name}'
+            setattr(Tensor, name, member)
     for holder in (_UfuncMethods, _FunctionMethods, _ArrayMethods):
         for name, member in vars(holder).items():
             if not name.startswith('__') or name in ('__array_ufunc__', '__array_function__', '__array__'):

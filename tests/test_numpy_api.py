@@ -348,3 +348,156 @@ def test_format_and_round_like_numbers():
     assert f"{loss:.4f}" == '0.1235' and round(loss, 2) == 0.12
     with pytest.raises(TypeError, match=r"a tensor of shape \(2,\) has no single number to format"):
         f"{ag.Tensor([1.0, 2.0]):.2f}"
+
+
+# -- every public NumPy function: records, a constant by design, or the clear error ----------------
+def _numpy_public_functions():
+    """NumPy's public functions that NumPy hands to a Tensor argument: its ufuncs and the
+    functions dispatched through __array_function__ (np, np.linalg, np.fft)."""
+    found = {}
+    for prefix, module in (('np', np), ('np.linalg', np.linalg), ('np.fft', np.fft)):
+        for name in dir(module):
+            f = getattr(module, name)
+            if not name.startswith('_') and (isinstance(f, np.ufunc) or hasattr(f, '_implementation')):
+                found.setdefault(f, f'{prefix}.{name}')
+    return found
+
+
+# Argument patterns tried in turn until one is accepted (a function's own signature may refuse
+# the first ones: np.tensordot(t) lacks b).
+_PATTERNS = [lambda t: (t,), lambda t: (t, t), lambda t: (t, 1), lambda t: ([t, t],), lambda t: (t, 0, 1),
+             lambda t: ('ij->i', t)]
+_CLEAR = ('is not supported on Tensors', 'cannot be differentiated here')
+
+
+def test_every_public_numpy_function_records_gives_a_constant_by_design_or_raises_the_clear_error():
+    from autograd_lite import numpy_api
+    by_design = numpy_api.CONSTANT_FUNCTIONS | numpy_api.CONSTANT_UFUNCS | {np.where}  # np.where(t): indices
+    silent, unclear, counts = [], [], {'records': 0, 'constant': 0, 'clear error': 0}
+    for f, name in _numpy_public_functions().items():
+        errors = []
+        for pattern in _PATTERNS:
+            t = ag.Tensor(np.linspace(0.5, 0.9, 9).reshape(3, 3), requires_grad=True)
+            try:
+                with np.errstate(all='ignore'):
+                    out = f(*pattern(t))
+            except Exception as exc:  # noqa: BLE001  (a refusal of these arguments: try the next)
+                if any(text in str(exc) for text in _CLEAR):
+                    assert isinstance(exc, TypeError) and f.__name__ in str(exc), (name, exc)
+                    counts['clear error'] += 1
+                    break
+                errors.append(f"{type(exc).__name__}: {exc}")
+                continue
+            outs = list(out) if isinstance(out, (list, tuple)) else [out]
+            if all(isinstance(o, ag.Tensor) and o.requires_grad for o in outs):
+                counts['records'] += 1
+            elif f in by_design:
+                counts['constant'] += 1
+            else:
+                silent.append(name)
+            break
+        else:  # no pattern fitted the function's signature: nothing ran, nothing was dropped
+            unclear.append((name, errors[-1][:80]))
+    assert not silent, f"returned a plain value silently: {silent}"
+    # the few whose signatures none of the patterns fit (np.put(t, 1) needs values, ...)
+    assert len(unclear) <= 20, unclear
+    assert counts['records'] >= 90 and counts['clear error'] >= 150 and counts['constant'] >= 40, counts
+
+
+def test_ndarray_methods_that_convert_name_the_line():
+    X, w = np.ones((2, 2)), ag.Tensor(np.ones(2), requires_grad=True, name='w')
+    with pytest.raises(TypeError, match=r"(?s)Tensor 'w' of shape \(2,\), which requires grad.*: X\[0\] = w\n"):
+        X[0] = w
+    with pytest.raises(TypeError, match=r"(?s)requires grad.*np.array\(\[w, w\]\).*w.detach\(\).numpy\(\)"):
+        np.array([w, w])
+    assert np.stack([w, w]).requires_grad  # the spelling that records
+
+
+def test_the_clear_errors_of_supported_functions():
+    x = ag.Tensor(np.ones((2, 3)), requires_grad=True)
+    with pytest.raises(TypeError, match=r"np.exp: dtype= cannot be differentiated here; call np.exp\(...\) "
+                       r"without it \(for another dtype, convert the result with .astype\)"):
+        np.exp(x, dtype=np.float32)
+    with pytest.raises(TypeError, match=r"np.exp: out= cannot be used with Tensors"):
+        np.exp(np.ones(3), out=ag.Tensor(np.ones(3)))
+    with pytest.raises(TypeError, match=r"np.add.at is not supported on Tensors that require grad"):
+        np.add.at(x, [0], 1.0)
+    with pytest.raises(TypeError, match=r"np.einsum: the index repeated in 'ii' \(a diagonal\) is not "
+                       r"supported on Tensors; use np.diagonal or np.trace first"):
+        np.einsum('ii->i', ag.Tensor(np.ones((2, 2)), requires_grad=True))
+    with pytest.raises(TypeError, match=r"np.einsum: '...' is not supported on Tensors"):
+        np.einsum('...j->j', x)
+    with pytest.raises(TypeError, match=r"np.linalg.norm: ord='nuc' is not supported on Tensors \(it needs "
+                       r"a singular value decomposition\)"):
+        np.linalg.norm(x, 'nuc')
+    with pytest.raises(TypeError, match=r"np.sum: dtype= is not supported on Tensors; call it without it"):
+        np.sum(x, dtype=np.float32)
+    with pytest.raises(TypeError, match=r"np.reshape: order='F' is not supported on Tensors"):
+        np.reshape(x, -1, order='F')
+    with pytest.raises(ag.ShapeError, match=r"matmul: shapes \(2, 3\) and \(2, 3\) are not aligned"):
+        np.dot(x, x)
+
+
+def test_without_grad_an_unsupported_function_gives_numpys_plain_result():
+    x = ag.Tensor(np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(np.diff(x), np.diff(x.data))
+    np.testing.assert_array_equal(np.percentile(x, 50), 2.5)
+
+
+def test_prod_at_zeros_is_exact():
+    x = ag.Tensor([[0.0, 2.0, 3.0], [0.0, 0.0, 5.0], [1.0, 2.0, 4.0]], requires_grad=True)
+    np.prod(x, axis=1).sum().backward()
+    np.testing.assert_array_equal(x.grad, [[6.0, 0.0, 0.0], [0.0, 0.0, 0.0], [8.0, 4.0, 2.0]])
+
+
+def test_ufunc_reduce_axis_default_is_numpys():
+    x = ag.Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    assert np.add.reduce(x).shape == (3,) and np.maximum.reduce(x, axis=1).tolist() == [2.0, 5.0]
+
+
+# -- the method spellings ---------------------------------------------------------------------------
+def test_ndarray_method_spellings_are_the_functions():
+    a = np.random.default_rng(1).uniform(0.5, 2.0, (3, 4))
+    t = ag.Tensor(a, requires_grad=True)
+    for name, args in [('var', ()), ('std', (1,)), ('prod', (0,)), ('cumsum', (1,)), ('trace', ()),
+                       ('diagonal', (1,)), ('ravel', ()), ('repeat', (2, 0)), ('take', ([0, 5],)), ('copy', ()),
+                       ('dot', (a.T,))]:
+        out = getattr(t, name)(*args)
+        assert isinstance(out, ag.Tensor) and out.requires_grad, name
+        np.testing.assert_allclose(out.data, getattr(a, name)(*args), rtol=1e-14, err_msg=name)
+    assert t.argsort(0).tolist() == a.argsort(0).tolist() and t.round(1).tolist() == a.round(1).tolist()
+    assert t.nonzero()[0].size == 12 and t.all() and t.any(axis=0).tolist() == [True] * 4
+
+
+def test_pytorch_spellings():
+    a = np.arange(6.0).reshape(2, 3)
+    t = ag.Tensor(a, requires_grad=True)
+    assert t.argmax() == 5 and t.argmin(dim=1).tolist() == [0, 0] and t.argmax(1, keepdim=True).shape == (2, 1)
+    assert t.view(3, 2).shape == (3, 2) and t.view(-1).shape == (6,) and t.unsqueeze(1).shape == (2, 1, 3)
+    assert t.t().shape == (3, 2) and t.clone().op_name == 'positive' and t.clone() is not t
+    assert ag.Tensor(np.ones((2, 3, 4))).flatten(1).shape == (2, 12) and t.flatten().shape == (6,)
+    assert t.sum(dim=0).tolist() == [3.0, 5.0, 7.0] and t.mean(dim=1, keepdim=True).shape == (2, 1)
+    assert t.softmax(dim=0).shape == (2, 3) and ag.Tensor(np.ones((1, 3))).squeeze(dim=0).shape == (3,)
+    values, indices = t.max(dim=1)  # PyTorch's (values, indices)
+    assert values.requires_grad and values.tolist() == [2.0, 5.0] and indices.tolist() == [2, 2]
+    assert t.min(dim=0).indices.tolist() == [0, 0, 0]
+    # var/std with dim= take PyTorch's default correction=1; with axis=, NumPy's ddof=0
+    np.testing.assert_allclose(t.var(dim=1).data, a.var(1, ddof=1))
+    np.testing.assert_allclose(t.var(axis=1).data, a.var(1))
+    np.testing.assert_allclose(t.std(dim=0, unbiased=False).data, a.std(0))
+    with pytest.raises(TypeError, match=r"sum: give axis= \(NumPy's spelling\) or dim= \(PyTorch's\), not both"):
+        t.sum(axis=0, dim=0)
+    with pytest.raises(ValueError, match=r"t\(\): expects a tensor of at most 2 dimensions, got shape \(2, 3, 4\)"):
+        ag.Tensor(np.ones((2, 3, 4))).t()
+
+
+def test_pytorch_factories():
+    ag.manual_seed(3)
+    first = ag.randn(2, 3)
+    ag.manual_seed(3)
+    assert np.array_equal(ag.randn((2, 3)).data, first.data) and first.dtype == np.float64
+    assert ag.zeros(2, 3).tolist() == [[0.0] * 3] * 2 and ag.ones((2,), requires_grad=True).requires_grad
+    assert ag.arange(3).tolist() == [0, 1, 2] and ag.arange(0.0, 1.0, 0.5).tolist() == [0.0, 0.5]
+    assert 0 <= ag.rand(4).data.min() and ag.rand(4).data.max() < 1
+    with pytest.raises(TypeError, match=r"ag.zeros: sizes are non-negative ints, e.g. ag.zeros\(2, 3\); got \(2.5,\)"):
+        ag.zeros(2.5)
