@@ -10,14 +10,14 @@
    method spellings of both versions side by side in this process, as a ratio now/before.
 
 Every spelling runs once per round, in a rotating order, so that load from other processes
-hits all of them alike; a figure is the median over rounds of a sample of back-to-back calls
-(timing.interleaved). No timing is asserted anywhere: these are measurements.
+hits all of them alike (timing.interleaved); a sample is about 2 ms of back-to-back calls. A
+figure is the lower quartile over rounds (what a call costs when the machine lets it run, as
+in per_op.py), and a ratio is that of two lower quartiles. No timing is asserted anywhere.
 """
 import argparse
 import importlib.util
 import pathlib
 import sys
-from statistics import median
 
 import threads  # noqa: F401  (one BLAS thread, before NumPy loads)
 import numpy as np
@@ -54,6 +54,10 @@ def spellings(lib, tag):
     return fns
 
 
+def quartile(times):
+    return sorted(times)[len(times) // 4]
+
+
 def load_before(path):
     path = pathlib.Path(path).resolve()
     spec = importlib.util.spec_from_file_location(path.name, path / '__init__.py',
@@ -67,18 +71,18 @@ def load_before(path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--before', help="folder of the package before the change, under another name")
-    parser.add_argument('--rounds', type=int, default=41)
+    parser.add_argument('--rounds', type=int, default=201)
     args = parser.parse_args(argv)
     fns = spellings(ag, 'now')
     if args.before:
         fns.update(spellings(load_before(args.before), 'before'))
-    samples = interleaved(fns, args.rounds, sample_s=0.01, warmup_s=0.05)
-    us = {name: median(s) * 1e6 for name, s in samples.items()}
+    samples = interleaved(fns, args.rounds, sample_s=0.002, warmup_s=0.05)
+    us = {name: quartile(s) * 1e6 for name, s in samples.items()}
 
-    def ratio(a, b):  # median over rounds of the ratio within a round
-        return median(x / y for x, y in zip(samples[a], samples[b]))
+    def ratio(a, b):
+        return us[a] / us[b]
 
-    print(f"NumPy {np.__version__}, {args.rounds} rounds; median microseconds per call\n")
+    print(f"NumPy {np.__version__}, {args.rounds} rounds; microseconds per call, lower quartile\n")
     print("| spelling | us per call |\n|---|---|")
     for name in fns:
         print(f"| `{name}` | {us[name]:.2f} |")
