@@ -150,11 +150,24 @@ def _function_name(func):
     return module.replace('numpy', 'np', 1) + '.' + func.__name__
 
 
+# What to write instead of a few functions learners reach for, with the ops that record.
+SUGGESTIONS = {
+    'np.diff': "x[1:] - x[:-1] (along axis 0; slices record)",
+    'np.cumprod': "np.exp(np.cumsum(np.log(x))) for positive x",
+    'np.nansum': "np.sum(np.where(np.isnan(x.data), 0.0, x))",
+    'np.nanmean': "np.sum(np.where(mask, 0.0, x)) / (~mask).sum() with mask = np.isnan(x.data)",
+    'np.median': "np.sort(x) and index the middle element(s) (sort records)",
+    'np.ptp': "np.max(x) - np.min(x)",
+}
+
+
 def unsupported_error(name):
     """The TypeError for NumPy's function ``name`` given a Tensor that requires grad."""
+    instead = SUGGESTIONS.get(name)
+    what = (f"Write {instead}" if instead else
+            "Write it with the supported NumPy functions (docs/numpy.md lists them)")
     return TypeError(f"{name} is not supported on Tensors that require grad (it has no gradient rule "
-                     "here). Write it with the supported NumPy functions (docs/numpy.md lists them), "
-                     "or call it on t.detach() if its result is meant to be a constant")
+                     f"here). {what}, or call it on t.detach() if its result is meant to be a constant")
 
 
 # -- what has no gradient: constants by design -----------------------------------------------------

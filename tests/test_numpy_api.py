@@ -39,6 +39,9 @@ pair = broadcastable_pair()
 matrices = st.tuples(st.integers(1, 4), st.integers(1, 4), st.integers(1, 4)).map(
     lambda d: ((d[0], d[1]), (d[1], d[2])))
 nonempty = shapes(min_dims=1, max_dims=3).map(lambda s: (s,))
+wide = shapes(min_dims=1, max_dims=3, min_side=2).map(lambda s: (s,))  # no zero variance
+same = shapes(max_dims=3).map(lambda s: (s, s))
+joinable = st.tuples(shapes(min_dims=1, max_dims=3), st.integers(1, 3)).map(lambda d: (d[0], (d[1],) + d[0][1:]))
 
 CASES = [
     # ufuncs
@@ -58,7 +61,8 @@ CASES = [
     Case('minimum', lambda x, y: np.minimum(x, y), pair, twice=False, torch=lambda x, y: torch.minimum(x, y)),
     Case('sigmoid with np.exp', lambda x: 1 / (1 + np.exp(-x)), one, torch=lambda x: x.sigmoid()),
     # an ndarray on the left: NumPy calls the ufunc, which comes to the Tensor
-    Case('ndarray + Tensor', lambda y: np.linspace(0.0, 1.0, 4) + y, st.just(((3, 4),)), torch=lambda y: y + torch.linspace(0, 1, 4, dtype=y.dtype)),
+    Case('ndarray + Tensor', lambda y: np.linspace(0.0, 1.0, 4) + y, st.just(((3, 4),)),
+         torch=lambda y: y + torch.linspace(0, 1, 4, dtype=y.dtype)),
     Case('ndarray @ Tensor', lambda w: np.linspace(0.0, 1.0, 12).reshape(3, 4) @ w, st.just(((4, 2),)),
          torch=lambda w: torch.linspace(0, 1, 12, dtype=w.dtype).reshape(3, 4) @ w),
     # functions
@@ -191,6 +195,22 @@ CASES = [
     Case('triu', lambda x: np.triu(x, 1), st.just(((3, 4),)), torch=lambda x: x.triu(1)),
     Case('atleast_2d', lambda x: np.atleast_2d(x), st.just(((3,),)), torch=lambda x: torch.atleast_2d(x)),
     Case('copy', lambda x: np.copy(x), one, torch=lambda x: x.clone()),
+    # more over drawn shapes (the axis follows the drawn number of dimensions)
+    Case('var drawn', lambda x: np.var(x, axis=-1), nonempty, torch=lambda x: x.var(-1, correction=0)),
+    Case('std drawn', lambda x: np.std(x, axis=0), wide, torch=lambda x: x.std(0, correction=0)),
+    Case('prod drawn', lambda x: np.prod(x, axis=0), nonempty, torch=lambda x: x.prod(0)),
+    Case('cumsum drawn', lambda x: np.cumsum(x, axis=0), nonempty, torch=lambda x: x.cumsum(0)),
+    Case('flip drawn', lambda x: np.flip(x, axis=-1), nonempty, torch=lambda x: x.flip(-1)),
+    Case('moveaxis drawn', lambda x: np.moveaxis(x, 0, -1), nonempty, torch=lambda x: torch.movedim(x, 0, -1)),
+    Case('tile drawn', lambda x: np.tile(x, (2, 1)), one, torch=lambda x: x.tile((2, 1))),
+    Case('concatenate drawn', lambda x, y: np.concatenate((x, y)), joinable, torch=lambda x, y: torch.cat([x, y])),
+    Case('stack drawn', lambda x, y: np.stack([x, y], axis=-1), same, torch=lambda x, y: torch.stack([x, y], -1)),
+    Case('tensordot drawn', lambda a, b: np.tensordot(a, b, axes=0), pair, torch=lambda a, b: torch.tensordot(a, b, 0)),
+    Case('einsum drawn', lambda a, b: np.einsum('ij,jk->ki', a, b), matrices,
+         torch=lambda a, b: torch.einsum('ij,jk->ki', a, b)),
+    Case('trace drawn', lambda x: np.trace(x), matrices.map(lambda ab: ab[:1]), torch=lambda x: x.trace()),
+    Case('linalg.norm drawn', lambda x: np.linalg.norm(x, axis=-1), nonempty, 0.2, 2.0,
+         torch=lambda x: torch.linalg.vector_norm(x, dim=-1)),
 ]
 IDS = [c.name for c in CASES]
 FLOAT64_BY_NUMPY = {'ndarray + Tensor', 'ndarray @ Tensor', 'float_power', 'average weights', 'average 1-D weights'}
@@ -326,6 +346,14 @@ def test_an_unsupported_function_names_itself():
     with pytest.raises(TypeError, match=r"np.linalg.inv is not supported on Tensors that require grad"):
         np.linalg.inv(w)
     np.testing.assert_allclose(np.linalg.inv(w.detach()), np.eye(2))  # without grad: a plain result
+    with pytest.raises(TypeError, match=r"np.diff is not supported on Tensors that require grad \(it has no "
+                       r"gradient rule here\). Write x\[1:\] - x\[:-1\] \(along axis 0; slices record\)"):
+        np.diff(w)
+    # each suggestion records, as it says
+    x = ag.Tensor([1.0, 4.0, np.nan, 2.0], requires_grad=True)
+    assert np.isclose(np.sum(np.where(np.isnan(x.data), 0.0, x)).item(), np.nansum(x.data))
+    assert np.allclose(np.exp(np.cumsum(np.log(x[:2]))).data, np.cumprod(x.data[:2]))
+    assert (np.max(x[:2]) - np.min(x[:2])).requires_grad and (x[1:] - x[:-1]).requires_grad
 
 
 def test_out_is_refused():
@@ -413,9 +441,11 @@ def test_ndarray_methods_that_convert_name_the_line():
     X, w = np.ones((2, 2)), ag.Tensor(np.ones(2), requires_grad=True, name='w')
     with pytest.raises(TypeError, match=r"(?s)Tensor 'w' of shape \(2,\), which requires grad.*: X\[0\] = w\n"):
         X[0] = w
-    with pytest.raises(TypeError, match=r"(?s)requires grad.*np.array\(\[w, w\]\).*np.stack it first.*w.detach\(\).numpy\(\)"):
+    with pytest.raises(TypeError, match=r"(?s)requires grad.*np.array\(\[w, w\]\).*np.stack it first.*"
+                       r"w.detach\(\).numpy\(\)"):
         np.array([w, w])
-    with pytest.raises(TypeError, match=r"(?s)requires grad.*\n  at .*test_numpy_api.py:\d+ in .*: np.mean\(\[w, w\]\)\n"):
+    with pytest.raises(TypeError, match=r"(?s)requires grad.*\n  at .*test_numpy_api.py:\d+ in .*: "
+                       r"np.mean\(\[w, w\]\)\n"):
         # NumPy's own Python code converts it: the line named is still the user's
         np.mean([w, w])
     assert np.stack([w, w]).requires_grad  # the spelling that records
