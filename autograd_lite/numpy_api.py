@@ -25,7 +25,7 @@ import os
 import numpy as np
 
 from . import ops, source
-from .engine import _apply
+from .engine import _PLAIN, _apply  # the op call's own pieces, for the [speed] path below
 from .operators import torch_axis
 from .tensor import Tensor, _value
 
@@ -63,11 +63,17 @@ class _UfuncMethods:
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         op = UFUNCS.get(ufunc)
         if op is not None and not kwargs and method == '__call__':  # the common case, kept short
+            # [speed] When this Tensor is the only Tensor, run the op as its short call
+            # (engine._Unary, _Binary) would, without that call's frame: np.exp(t) 1.42 -> 1.29 us
+            # on 8 elements; X @ W with an ndarray X (NumPy's operator comes here) 2.43 -> 2.17 us.
             if len(inputs) == 1:
-                # [speed] np.exp(t): the input is this Tensor, so run the op as its short call
-                # (engine._Unary) would, without that call's frame: 1.42 -> 1.29 us on 8 elements
                 return _apply(op, inputs, (self.data,), None, self._requires_grad)
-            return op(*inputs)
+            x, y = inputs
+            if y is self and x.__class__ in _PLAIN:
+                return _apply(op, inputs, (x, self.data), None, self._requires_grad)
+            if x is self and y.__class__ in _PLAIN:
+                return _apply(op, inputs, (self.data, y), None, self._requires_grad)
+            return op(x, y)
         return _ufunc_other(ufunc, method, inputs, kwargs)
 
 
@@ -205,10 +211,12 @@ def _ndim(x):
 def dot(a, b, out=None):
     if out is not None:
         _refuse('np.dot', out=out)
-    nb = _ndim(b)
-    if 1 <= nb <= 2 and _ndim(a) >= 1:  # vectors and matrices: dot is matmul
+    # [speed] the ndims read in place, not through _ndim: np.dot(H, W) 2.67 -> 2.31 us
+    na = a.data.ndim if isinstance(a, Tensor) else a.ndim if a.__class__ is np.ndarray else np.ndim(a)
+    nb = b.data.ndim if isinstance(b, Tensor) else b.ndim if b.__class__ is np.ndarray else np.ndim(b)
+    if 1 <= nb <= 2 and na >= 1:  # vectors and matrices: dot is matmul
         return ops.matmul(a, b)
-    if nb == 0 or _ndim(a) == 0:
+    if nb == 0 or na == 0:
         return ops.mul(a, b)
     return tensordot(a, b, axes=([-1], [-2]))
 
