@@ -6,7 +6,8 @@
    W a Tensor that requires grad), on small arrays where the dispatch is a visible part of
    the call: the NumPy spelling's ratio to the method spelling.
 2. With ``--before PATH`` (a copy of the package from before NumPy dispatch, importable under
-   another name: ``PATH`` is its folder, e.g. ``/tmp/np-before/autograd_lite_before``), the
+   another name: ``PATH`` is its folder, e.g. ``before/autograd_lite_before`` made with
+   ``git archive <commit> autograd_lite`` and a rename), the
    method spellings of both versions side by side in this process, as a ratio now/before.
 
 Every spelling runs once per round, in a rotating order, so that load from other processes
