@@ -4,7 +4,8 @@ __version__ = "0.1.0"
 from .tensor import Tensor
 from . import operators  # noqa: F401  (attaches Tensor's operators and methods)
 from . import numpy_api  # noqa: F401  (attaches __array_ufunc__, __array_function__, __array__)
-from .engine import backward, grad, no_grad, enable_grad, set_grad_enabled, is_grad_enabled, Primitive
+from .engine import (backward, grad, no_grad, enable_grad, set_grad_enabled, is_grad_enabled, Primitive,
+                     guard_saved_arrays)
 from .errors import ShapeError
 from .check import numerical_grad, gradcheck, gradgradcheck, GradcheckError, PrecisionWarning
 from .compare import compare_gradients
@@ -28,7 +29,7 @@ def tensor(data, requires_grad=False, dtype=None, name=None):
 
 __all__ = [
     'Tensor', 'tensor', 'backward', 'grad', 'no_grad', 'enable_grad', 'set_grad_enabled',
-    'is_grad_enabled', 'Primitive', 'ShapeError',
+    'is_grad_enabled', 'Primitive', 'ShapeError', 'guard_saved_arrays',
     'exp', 'log', 'sqrt', 'abs', 'tanh', 'sigmoid', 'relu', 'maximum', 'minimum', 'clip', 'where',
     'pow', 'sum', 'mean', 'max', 'min', 'logsumexp', 'matmul', 'reshape', 'transpose', 'swapaxes',
     'squeeze', 'expand_dims', 'broadcast_to', 'concatenate', 'stack', 'softmax', 'log_softmax',

@@ -341,7 +341,7 @@ def _result(op, out, inputs, arrays, static, needs_grad, saves_leaf):
     and recording is on, else a tensor outside any graph. ``saves_leaf``: an input is a leaf."""
     if needs_grad and (scope := _mode.recording) is not False:
         t = from_op(out, op, inputs, arrays, static, scope)
-        if saves_leaf:
+        if saves_leaf and _guard_on:
             _guard(t, inputs)  # the node saved a leaf's array: see "the guard" below
     else:
         t = from_op(out, None, None, None, None, None)
@@ -359,9 +359,30 @@ def _result(op, out, inputs, arrays, static, needs_grad, saves_leaf):
 # writing(), which counts the change in the leaf's _version; the backward pass then names the
 # tensor and the op before any wrong number reaches .grad. Only nodes that save a leaf pay
 # for this (W4's chain: one node in 6000).
-# id of a weak reference to a node that holds leaf arrays -> the (leaf, array, version) it holds
-# (by id: weak references to live Tensors compare their referents, elementwise)
-_holding = {}
+_holding = {}  # id of each node that holds leaf arrays -> its weak reference (see _guard)
+_guard_on = True
+
+
+class _Holder(weakref.ref):
+    """A weak reference to a node that holds leaf arrays read-only, with what it holds:
+    [(leaf, array, version)]. Its callback gives them back if the node ends unbackpropagated;
+    it holds nothing of the node, so there is no cycle."""
+    __slots__ = ('held', 'key')
+
+    def __reduce__(self):  # a copied or unpickled node holds nothing read-only
+        return type(None), ()
+
+    def __deepcopy__(self, memo):
+        return None
+
+
+def guard_saved_arrays(enabled=True):
+    """Turn the read-only guard on saved leaf arrays on or off (on by default) for nodes made
+    from now on, in every thread; returns the previous setting. Off, in-place writes are
+    not caught (the optimizers' steps still are, by the version count)."""
+    global _guard_on
+    previous, _guard_on = _guard_on, bool(enabled)
+    return previous
 
 
 def _guard(t, inputs):
@@ -369,8 +390,9 @@ def _guard(t, inputs):
     for x in inputs:
         if isinstance(x, Tensor) and x._op is None:
             a = x.data
-            if x._guards:  # already held read-only by another node
-                x._guards += 1
+            n = x._guards
+            if n:  # already held read-only by another node
+                x._guards = n + 1
             elif a.flags.writeable:
                 a.setflags(write=False)
                 x._guards = 1
@@ -378,39 +400,34 @@ def _guard(t, inputs):
                 continue
             held.append((x, a, x._version))
     if held:
-        # The weak reference's callback gives the arrays back when the node ends without a
-        # backward; it holds nothing of the node, so there is no cycle.
-        ref = weakref.ref(t, _node_ended)
-        _holding[id(ref)] = held
-        t._guarded = (held, ref)
+        ref = _Holder(t, _node_ended)
+        ref.held, ref.key = held, id(t)
+        _holding[ref.key] = t._guarded = ref
 
 
 def _node_ended(ref):
-    held = _holding.pop(id(ref), None)
-    if held is not None:
-        _give_back(held)
+    if _holding.pop(ref.key, None) is ref:
+        _give_back(ref.held)
 
 
 def _give_back(held):
     for x, a, _ in held:
-        x._guards -= 1
-        if not x._guards:
+        n = x._guards - 1
+        x._guards = n
+        if not n:
             a.setflags(write=True)
 
 
 def _unguard(t):
     """At a node's release: give its leaf arrays back."""
-    held, ref = t.__dict__.pop('_guarded')
-    del _holding[id(ref)]
-    for x, a, _ in held:
-        x._guards -= 1
-        if not x._guards:
-            a.setflags(write=True)
+    ref = t.__dict__.pop('_guarded')
+    del _holding[ref.key]
+    _give_back(ref.held)
 
 
 def _check_guarded(t, guarded):
     """Before a node's rules run: no leaf array it saved was changed since (through writing())."""
-    for x, a, version in guarded[0]:
+    for x, a, version in guarded.held:
         if x._version != version:
             name = f"'{x.name}'" if x.name else f"of shape {x.shape}"
             raise RuntimeError(

@@ -82,7 +82,7 @@ class Tensor:
     _retain = False
     _saved = None  # what a forward saved for its rules (ops declared with saves=True)
     _guards = 0  # how many unreleased nodes hold this leaf's array read-only (engine._guard)
-    _guarded = ()  # on such a node: ([(leaf, array, version)], its weak reference)
+    _guarded = None  # on a node that holds leaf arrays: its weak reference, with what it holds
     _version = 0  # in-place changes made through engine.writing (the optimizers' steps)
     # ndarray @ Tensor, ndarray + Tensor, ...: make NumPy defer to our reflected operators
     # instead of building an object array of Tensors. autograd_lite.numpy_api replaces it
