@@ -3,6 +3,7 @@ __version__ = "0.1.0"
 
 from .tensor import Tensor
 from . import operators  # noqa: F401  (attaches Tensor's operators and methods)
+from . import numpy_api  # noqa: F401  (attaches __array_ufunc__, __array_function__, __array__)
 from .engine import backward, grad, no_grad, enable_grad, set_grad_enabled, is_grad_enabled, Primitive
 from .errors import ShapeError
 from .check import numerical_grad, gradcheck, gradgradcheck, GradcheckError, PrecisionWarning

@@ -96,6 +96,13 @@ def _operands(node, op_name):
     return None
 
 
+def running_expression(frame):
+    """The exact text of the expression running in ``frame`` (``X.dot(w1)``), or None when
+    Python does not record its span or the source is unavailable."""
+    found = _running_source(frame)
+    return found[0] if found is not None and found[1] else None
+
+
 def _running_source(frame):
     """(text, exact): the exact source of the instruction running in ``frame`` (Python >= 3.11
     records each instruction's span), or (its whole line, False)."""
