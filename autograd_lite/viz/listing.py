@@ -2,7 +2,7 @@
 
 Needs nothing installed and prints in any terminal::
 
-    # the graph that computed %3 (130, 8): 1 input, 1 parameter, 1 op, one tensor per line ...
+    # the graph that computed %2 (130, 8): 1 input, 1 parameter, 1 op, one tensor per line ...
     %0 x = input (130, 4) float64
     %1 W1 = parameter (4, 8) float64          # grad (4, 8) norm 0.213
     %2 = matmul(%0 x (130, 4), %1 W1 (4, 8)) -> (130, 8)
