@@ -16,7 +16,7 @@ from .ops import (
     broadcast_to, concatenate, stack, softmax, log_softmax,
 )
 from . import nn, optim
-from .serialization import save, load
+from .serialization import save, load, LoadError
 from .viz import to_dot, render_graph, graph_listing
 
 
@@ -33,7 +33,7 @@ __all__ = [
     'squeeze', 'expand_dims', 'broadcast_to', 'concatenate', 'stack', 'softmax', 'log_softmax',
     'numerical_grad', 'gradcheck', 'gradgradcheck', 'GradcheckError', 'PrecisionWarning',
     'compare_gradients', 'check_backprop',
-    'nn', 'optim', 'save', 'load',
+    'nn', 'optim', 'save', 'load', 'LoadError',
     'to_dot', 'render_graph', 'graph_listing',
     'detect_anomaly', 'strict_broadcasting', 'AnomalyError',
 ]

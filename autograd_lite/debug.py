@@ -101,6 +101,11 @@ def _observe(prim, vals, out):
     state = _state
     if state.strict and prim.name in _ELEMENTWISE:
         _check_broadcast(prim.name, vals, out.shape)
+    elif state.strict and prim.name == 'linear':  # x @ W + b: the bias meets the product
+        x, weight, bias = (np.shape(v) for v in vals)
+        _check_broadcast('linear (its bias add)', [np.empty(x[:-1] + weight[1:]), vals[2]], out.shape)
+    elif state.strict and prim.name == 'clip':  # array bounds broadcast against x
+        _check_broadcast(prim.name, [v for v in vals if np.ndim(v)], out.shape)
     if state.anomaly and out._op is not None:
         out._op = _Watched(out._op, user_location(), tuple(np.shape(v) for v in vals))
 

@@ -133,7 +133,11 @@ def set_op_observer(fn):
 
 
 # -- the op call ----------------------------------------------------------------------------
-_PLAIN = frozenset({np.ndarray, float, int, bool, np.float64, np.float32, np.int64, np.bool_})
+# Constants that pass into a forward as they are: numbers, and ndarrays of a numeric dtype
+# (a complex or object array is refused: it would make a float loss complex, and backward
+# would drop the imaginary part).
+_NUMBERS = frozenset({float, int, bool, np.float64, np.float32, np.int64, np.bool_})
+_NUMERIC = frozenset('fiub')
 REQUIRED = inspect.Parameter.empty  # a static argument without a default
 
 
@@ -204,7 +208,7 @@ class Primitive:
             if isinstance(x, Tensor):
                 arrays.append(x.data)
                 needs_grad = needs_grad or x._requires_grad
-            elif x.__class__ in _PLAIN:
+            elif x.__class__ in _NUMBERS or (x.__class__ is np.ndarray and x.dtype.kind in _NUMERIC):
                 arrays.append(x)
             else:  # a list, a NumPy scalar of another type, ...: make it a constant array
                 arrays.append(_constant(x, self.name))
@@ -274,14 +278,14 @@ class _Binary(Primitive):
     def __call__(self, x, y):
         if isinstance(x, Tensor):
             a, needs_grad = x.data, x._requires_grad
-        elif x.__class__ in _PLAIN:
+        elif x.__class__ in _NUMBERS or (x.__class__ is np.ndarray and x.dtype.kind in _NUMERIC):
             a, needs_grad = x, False
         else:
             return Primitive.__call__(self, x, y)
         if isinstance(y, Tensor):
             b = y.data
             needs_grad = needs_grad or y._requires_grad
-        elif y.__class__ in _PLAIN:
+        elif y.__class__ in _NUMBERS or (y.__class__ is np.ndarray and y.dtype.kind in _NUMERIC):
             b = y
         else:
             return Primitive.__call__(self, x, y)
@@ -310,11 +314,14 @@ def _apply(op, inputs, arrays, static, needs_grad):
 
 
 def _constant(x, op_name):
+    """A constant operand as an ndarray: lists become float64, subclasses (np.matrix) plain."""
     if isinstance(x, (str, bytes)) or x is None:
         raise TypeError(f"{op_name}: expected a Tensor, number or array, got {type(x).__name__} {x!r}")
     arr = np.asarray(x)
-    if arr.dtype.kind not in 'fiub':
-        raise TypeError(f"{op_name}: expected numeric data, got {type(x).__name__} of dtype {arr.dtype}")
+    if arr.dtype.kind not in _NUMERIC:
+        raise TypeError(f"{op_name}: expected real numeric data, got {type(x).__name__} of dtype {arr.dtype}; "
+                        "autograd_lite differentiates real-valued functions (convert it, e.g. x.real or "
+                        "x.astype(np.float64))")
     if isinstance(x, (list, tuple)) and arr.dtype.kind != 'f':
         arr = arr.astype(np.float64)  # Python lists become float64, as in Tensor()
     return arr
@@ -404,8 +411,8 @@ def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
                 gx = rule(g, ans, *args, **static) if static else rule(g, ans, *args)
                 if gx is None:  # no dependence on this input
                     continue
-                if op.broadcasts and gx.shape != x.data.shape:
-                    gx = unbroadcast(gx, x.data.shape)
+                if op.broadcasts and gx.shape != x.data.shape:  # [speed] broadcasts=False: trusted
+                    gx = _unbroadcast_checked(gx, x, t, op, i)
                 if x._op is None and x._hooks is None and wanted is None:
                     _accumulate(x, gx, create_graph, holders=2)  # a plain leaf: straight into .grad
                 elif x in grads:
@@ -432,12 +439,33 @@ def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
     return found
 
 
+def _unbroadcast_checked(gx, x, t, op, i):
+    """A rule's result summed back to input x's shape, once it is checked: a gradient has
+    either its input's shape or (before the sum that undoes broadcasting) the output's."""
+    shape = getattr(gx, 'shape', None)
+    if shape != t.data.shape or np.broadcast_shapes(x.data.shape, shape) != shape:
+        raise ValueError(
+            f"backward: the gradient rule of '{op.name}' for input {i} returned "
+            + (f"shape {shape}" if shape is not None else f"a {type(gx).__name__}")
+            + f", but that input has shape {x.data.shape} (and the output {t.data.shape}); "
+            "a rule must return an array of its input's shape, or of the output's to be summed back")
+    return unbroadcast(gx, x.data.shape)
+
+
 def _visit(t, g, wanted, found):
     """What happens at a leaf, a hooked tensor or an input of ag.grad: hooks may replace
     the gradient; then it is returned (grad), or stored (leaves, retain_grad)."""
     for hook in tuple(t._hooks or ()):
         replaced = hook(g)
         if replaced is not None:
+            if getattr(replaced, 'shape', None) != t.data.shape:
+                raise ValueError(
+                    f"backward: the hook {getattr(hook, '__qualname__', hook)!r} on a tensor of shape "
+                    f"{t.data.shape} returned "
+                    + (f"shape {replaced.shape}" if hasattr(replaced, 'shape') else f"a {type(replaced).__name__}")
+                    + "; a hook returns None or a gradient of the tensor's own shape (an array or Tensor)")
+            if not isinstance(replaced, (np.ndarray, Tensor)):
+                replaced = np.asarray(replaced, dtype=t.data.dtype)
             g = replaced
     if wanted is not None:
         if t in wanted:
@@ -454,13 +482,17 @@ def _accumulate(t, g, create_graph, holders):
     The first store keeps ``g`` itself when nothing holds it but the ``holders`` variables
     of the calls that brought it here (see :mod:`autograd_lite.refcount`), else copies it,
     so that later in-place adds never write into an array that the graph or the user holds."""
-    if t.grad is not None:
-        t.grad += g.data if create_graph else g
-    elif (not create_graph and g.__class__ is np.ndarray and g.base is None
-          and g.dtype == t.data.dtype and g.flags.writeable and refcount.held_only_by(g, holders)):
-        t.grad = g
-    else:  # a copy (under create_graph, of an array the gradient's graph holds); 0-d become arrays
-        t.grad = np.array(g.data if create_graph else g, dtype=t.data.dtype)
+    with _grad_lock:  # backward() in several threads into one leaf: no lost contribution
+        if t.grad is not None:
+            t.grad += g.data if create_graph else g
+        elif (not create_graph and g.__class__ is np.ndarray and g.base is None
+              and g.dtype == t.data.dtype and g.flags.writeable and refcount.held_only_by(g, holders)):
+            t.grad = g
+        else:  # a copy (under create_graph, of an array the gradient's graph holds); 0-d become arrays
+            t.grad = np.array(g.data if create_graph else g, dtype=t.data.dtype)
+
+
+_grad_lock = threading.Lock()
 
 
 def _released_graph_error(t):
@@ -506,8 +538,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     if grad_outputs is None:
         grad_outputs = (None,) * len(outputs)
-    elif isinstance(grad_outputs, (Tensor, np.ndarray)):
+    elif isinstance(grad_outputs, (Tensor, np.ndarray, int, float, np.number)):
         grad_outputs = (grad_outputs,)
+    elif not isinstance(grad_outputs, (list, tuple)):
+        raise TypeError(f"grad: grad_outputs must be a Tensor, an array, a number, or a list of them "
+                        f"(one per output), got {type(grad_outputs).__name__}")
     if len(grad_outputs) != len(outputs):
         raise ValueError(f"grad: {len(outputs)} outputs but {len(grad_outputs)} grad_outputs")
     for x in inputs:

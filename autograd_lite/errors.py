@@ -7,6 +7,7 @@ the user's code that ran the op and, where one fix is obvious, a hint that uses 
 operands' names as written there (``did you mean a1 @ delta3.T?``).
 """
 import ast
+import re
 
 import numpy as np
 
@@ -36,10 +37,18 @@ def broadcast_message(op_name, shapes):
     return f"{op_name}: shapes {listed} cannot be broadcast together"
 
 
+# NumPy's words for a shape problem (a ShapeError); any other ValueError stays a ValueError
+_ABOUT_SHAPES = re.compile(r'shape|broadcast|align|dimension|axis|size|reshape', re.I)
+
+
 def op_error(op, exc, vals, static):
     """The error to raise for NumPy exception ``exc`` in ``op``'s forward on ``vals``."""
     message = op.explain(*vals, **static) if op.explain is not None else None
     shapes = [shape_of(v) for v in vals]
+    about_shapes = message is not None or _ABOUT_SHAPES.search(str(exc)) is not None
+    if message is None and 'negative integer powers' in str(exc):
+        message = (f"{op.name}: an integer tensor to a negative integer power has no integer result; "
+                   "convert it to float first, e.g. x.astype(np.float64) ** -1")
     if message is None:
         text = str(exc)
         if 'broadcast' in text and len(shapes) > 1:
@@ -50,7 +59,7 @@ def op_error(op, exc, vals, static):
             message = f"{op.name}: {text} (input shapes {listed}{extra})"
     message = at_user_line(message, op.name, shapes)
     if isinstance(exc, ValueError):
-        return ShapeError(message)
+        return ShapeError(message) if about_shapes else ValueError(message)
     # The built-in class, not type(exc): NumPy's own subclasses (_UFuncNoLoopError, ...) take
     # other constructor arguments than a message.
     return next(kind for kind in (IndexError, TypeError, Exception) if isinstance(exc, kind))(message)

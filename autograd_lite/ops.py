@@ -44,9 +44,15 @@ def _pow_exponent_grad(g, ans, x, y):
     return g * ans * log.on_any(where.on_any(positive, x, 1.0)) * positive
 
 
-pow = Primitive('pow', np.power, (
-    lambda g, ans, x, y: g * y * x ** (y - 1),
-    _pow_exponent_grad))
+def _pow_base_grad(g, ans, x, y):
+    # d(x**y)/dx = y x**(y-1), and 0 where y == 0 (as PyTorch): not 0 * x**-1, NaN at x = 0.
+    # Such exponents become 1 before the power, so no inf appears (x**0's second derivative too).
+    zero = _value(y) == 0
+    exponent = where.on_any(zero, 1.0, y - 1) if np.any(zero) else y - 1
+    return g * y * x ** exponent
+
+
+pow = Primitive('pow', np.power, (_pow_base_grad, _pow_exponent_grad))
 
 # -- elementwise functions ------------------------------------------------------------------
 exp = elementwise('exp', np.exp,
@@ -55,8 +61,8 @@ log = elementwise('log', np.log,
             lambda g, ans, x: g / x)
 sqrt = elementwise('sqrt', np.sqrt,
              lambda g, ans, x: g * 0.5 / ans)
-abs = elementwise('abs', np.abs,
-            lambda g, ans, x: g * np.sign(_value(x)))
+abs = elementwise('abs', np.abs,  # sign(x), and 0 where x is NaN (as PyTorch)
+                  lambda g, ans, x: g * np.nan_to_num(np.sign(_value(x)), nan=0.0))
 tanh = elementwise('tanh', np.tanh,
              lambda g, ans, x: g * (1 - ans * ans))
 
@@ -71,8 +77,8 @@ def _sigmoid(x):
 
 sigmoid = elementwise('sigmoid', _sigmoid,
                 lambda g, ans, x: g * ans * (1 - ans))
-relu = elementwise('relu', lambda x: np.maximum(x, 0),
-             lambda g, ans, x: g * (_value(x) > 0))
+relu = elementwise('relu', lambda x: np.maximum(x, 0),  # 1 where x > 0 or NaN (as PyTorch)
+                   lambda g, ans, x: g * ~(_value(x) <= 0))
 
 
 def _tie_mask(x, y, dtype):
@@ -89,24 +95,30 @@ minimum = Primitive('minimum', np.minimum, (
     lambda g, ans, x, y: g * _tie_mask(x, y, g.dtype)))
 
 
-def _clip_fwd(x, min=None, max=None):
-    if min is None and max is None:
-        return x.copy()
-    return np.clip(x, min, max)
+def _clip_fwd(x, low, high):
+    return np.minimum(np.maximum(x, low), high)
 
 
-def _clip_grad(g, ans, x, min=None, max=None):
-    x = _value(x)
-    inside = np.ones(x.shape, dtype=bool)  # the gradient passes where x was not clipped
-    if min is not None:
-        inside &= x >= min
-    if max is not None:
-        inside &= x <= max
-    return g * inside
+def _clip_masks(x, low, high):
+    """Where the gradient goes in min(max(x, low), high), as torch.clamp sends it: to x inside
+    [low, high] (bounds included), to low below it, to high above it or where high < low
+    (where low == high and x is outside, the result is a constant: no gradient)."""
+    x, low, high = _value(x), _value(low), _value(high)
+    return (x >= low) & (x <= high), (x < low) & (low < high), (x > high) | (high < low)
 
 
-# Limit x to [min, max]; the gradient is 1 inside (bounds included), 0 outside.
-clip = Primitive('clip', _clip_fwd, (_clip_grad,), static={'min': None, 'max': None})
+_clip = Primitive('clip', _clip_fwd, (
+    lambda g, ans, x, low, high: g * _clip_masks(x, low, high)[0],
+    lambda g, ans, x, low, high: g * _clip_masks(x, low, high)[1],
+    lambda g, ans, x, low, high: g * _clip_masks(x, low, high)[2]))
+
+
+def clip(x, min=None, max=None):
+    """Limit x to [min, max] (numbers, arrays or Tensors, broadcast against x; None: no
+    limit). The gradient goes to x inside the bounds, bounds included, and to a bound where
+    it clips (as torch.clamp)."""
+    return _clip(x, -np.inf if min is None else min, np.inf if max is None else max)
+
 
 # x where cond is true, else y (broadcast together); cond is a constant mask.
 where = Primitive('where', np.where, (
@@ -230,7 +242,7 @@ def _extreme_grad(g, ans, x, axis, keepdims):
 
 
 def _logsumexp_fwd(x, axis=None, keepdims=False):
-    m = np.maximum.reduce(x, axis=axis, keepdims=True)
+    m = np.maximum.reduce(x, axis=axis, keepdims=True, initial=-np.inf)  # empty: -inf, as PyTorch
     m = np.where(np.isfinite(m), m, 0)  # rows of -inf stay -inf instead of becoming NaN
     out = np.log(np.add.reduce(np.exp(x - m), axis=axis, keepdims=True)) + m
     return out if keepdims else np.squeeze(out, axis=axis)
@@ -250,13 +262,14 @@ logsumexp = _reduction('logsumexp', _logsumexp_fwd, _logsumexp_grad)
 
 
 # -- softmax family ------------------------------------------------------------------------------
+# initial=-inf: a length-0 axis gives an empty result (as PyTorch), not NumPy's reduction error
 def _softmax_fwd(x, axis=-1):
-    e = np.exp(x - np.maximum.reduce(x, axis=axis, keepdims=True))
+    e = np.exp(x - np.maximum.reduce(x, axis=axis, keepdims=True, initial=-np.inf))
     return e / np.add.reduce(e, axis=axis, keepdims=True)
 
 
 def _log_softmax_fwd(x, axis=-1):
-    shifted = x - np.maximum.reduce(x, axis=axis, keepdims=True)
+    shifted = x - np.maximum.reduce(x, axis=axis, keepdims=True, initial=-np.inf)
     return shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
 
 
@@ -303,15 +316,32 @@ _transpose = Primitive('transpose', lambda x, axes: np.transpose(x, axes), (_tra
                        static={'axes': None})
 
 
+def _axis_index(op_name, axis, ndim, what='axis'):
+    """``axis`` as an index in [0, ndim), or a clear error naming the op and the fix."""
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, (bool, np.bool_)):
+        raise TypeError(f"{op_name}: {what} must be an integer, got {type(axis).__name__} {axis!r}")
+    if not -ndim <= axis < ndim:
+        raise IndexError(f"{op_name}: {what} {axis} is out of range for a tensor with {ndim} dimensions; "
+                         f"use an axis from {-ndim} to {ndim - 1}" if ndim else
+                         f"{op_name}: a 0-d tensor has no axes to move")
+    return int(axis) % ndim
+
+
 def transpose(x, axes=None):
     """Permute the axes (reverse them when ``axes`` is None, as ``.T`` does)."""
     if axes is not None:
-        axes = tuple(a % np.ndim(_value(x)) if a < 0 else a for a in axes)
+        ndim = np.ndim(_value(x))
+        axes = tuple(_axis_index('transpose', a, ndim, 'each of axes') for a in axes)
+        if sorted(axes) != list(range(ndim)):
+            raise ValueError(f"transpose: axes {axes} must name each of the {ndim} axes once, "
+                             f"e.g. {tuple(reversed(range(ndim)))}")
     return _transpose(x, axes)
 
 
 def swapaxes(x, axis1, axis2):
-    axes = list(range(np.ndim(_value(x))))
+    ndim = np.ndim(_value(x))
+    axes = list(range(ndim))
+    axis1, axis2 = _axis_index('swapaxes', axis1, ndim, 'axis1'), _axis_index('swapaxes', axis2, ndim, 'axis2')
     axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
     return transpose(x, axes)
 
@@ -382,10 +412,11 @@ def concatenate(tensors, axis=0):
 
 # -- indexing --------------------------------------------------------------------------------------
 def _has_int_array(index):
-    """True when the index may select one element twice (integer arrays): then the
-    gradient must be accumulated with np.add.at instead of assigned."""
+    """True when the index may select one element twice (integer arrays, lists, or tuples
+    inside a tuple index: NumPy's advanced indexing): then the gradient must be accumulated
+    with np.add.at instead of assigned."""
     parts = index if isinstance(index, tuple) else (index,)
-    return builtins.any(isinstance(p, (list, np.ndarray)) and np.asarray(p).dtype.kind in 'iu'
+    return builtins.any(isinstance(p, (list, tuple, np.ndarray)) and np.asarray(p).dtype.kind in 'iu'
                         for p in parts)
 
 

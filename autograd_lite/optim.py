@@ -5,7 +5,10 @@
 
 ``step()`` writes into each parameter's array (``p.data``) with in-place NumPy ufuncs,
 reusing one scratch array per parameter, so a step allocates nothing of the
-parameters' size. Parameters whose ``.grad`` is None (unused this step) are skipped.
+parameters' size. Parameters whose ``.grad`` is None (unused this step) are skipped,
+and so are those with ``requires_grad=False`` (frozen layers, as in PyTorch; also when
+frozen after the optimiser was made), so ``SGD(model.parameters(), ...)`` works with
+some layers frozen.
 The formulas are PyTorch's, so the same start and gradients give the same weights.
 """
 import math
@@ -47,10 +50,9 @@ class Optimizer:
         for i, p in enumerate(self.params):
             if not isinstance(p, Tensor):
                 raise ValueError(f"{name}: params[{i}] is a {type(p).__name__}, not a Tensor")
-            if not p.requires_grad or not p.is_leaf:
-                what = "does not require grad" if not p.requires_grad else "is not a leaf (it was computed by an op)"
-                raise ValueError(f"{name}: params[{i}] (name {p.name!r}, shape {p.shape}) {what}; "
-                                 "an optimiser updates leaf tensors with requires_grad=True")
+            if not p.is_leaf:
+                raise ValueError(f"{name}: params[{i}] (name {p.name!r}, shape {p.shape}) is not a leaf (it was "
+                                 "computed by an op); an optimiser updates leaf tensors such as model.parameters()")
             if p in seen:
                 raise ValueError(f"{name}: params[{i}] is params[{seen[p]}] again; pass each tensor once")
             seen[p] = i
@@ -89,7 +91,7 @@ class SGD(Optimizer):
         lr, mom, wd = self.lr, self.momentum, self.weight_decay
         for i, p in enumerate(self.params):
             d = p.grad
-            if d is None:
+            if d is None or not p.requires_grad:
                 continue
             s = self._scratch[i]
             if wd:
@@ -133,7 +135,7 @@ class Adam(Optimizer):
                       _check_number('Adam', 'betas[1]', betas[1], 0, 1, high_open=True))
         self.eps = _check_number('Adam', 'eps', eps, 0)
         self.weight_decay = _check_number('Adam', 'weight_decay', weight_decay, 0)
-        # Steps taken by each parameter: one skipped in a step (grad None) is not counted,
+        # Steps taken by each parameter: one skipped in a step (grad None, frozen) is not counted,
         # so its bias corrections stay right (PyTorch counts the same way).
         self.steps = [0] * len(self.params)
         self._m = [np.zeros_like(p.data) for p in self.params]
@@ -144,7 +146,7 @@ class Adam(Optimizer):
         (b1, b2), eps, wd = self.betas, self.eps, self.weight_decay
         for i, p in enumerate(self.params):
             g = p.grad
-            if g is None:
+            if g is None or not p.requires_grad:
                 continue
             self.steps[i] += 1
             t = self.steps[i]

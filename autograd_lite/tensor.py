@@ -26,7 +26,9 @@ def _to_array(data, dtype):
     if isinstance(data, Tensor):
         arr = data.data
     elif isinstance(data, np.ndarray):
-        arr = data
+        # np.matrix (scipy.sparse's .todense()) and other subclasses become plain arrays:
+        # in a matrix, * is a matrix product, which would change every gradient rule
+        arr = data if data.__class__ is np.ndarray else np.asarray(data)
     elif isinstance(data, np.generic):
         arr = np.asarray(data)
     elif isinstance(data, (bool, int, float, list, tuple)):
@@ -45,6 +47,9 @@ def _to_array(data, dtype):
                         "give floating-point data (or integers/bools for labels and masks)")
     if dtype is not None and arr.dtype != dtype:
         arr = arr.astype(dtype)
+        if arr.dtype.kind not in _ALLOWED_KINDS:  # the check again: dtype=complex, object, 'U5'
+            raise TypeError(f"Tensor: dtype {arr.dtype} is not numeric; give a floating-point dtype "
+                            "(or an integer/bool one for labels and masks)")
     return arr
 
 
@@ -168,6 +173,9 @@ class Tensor:
     # -- gradients ----------------------------------------------------------------
     def retain_grad(self):
         """Keep this intermediate's gradient in ``.grad`` after backward."""
+        if not self._requires_grad:  # PyTorch refuses too: no gradient would ever be kept
+            raise RuntimeError("retain_grad: this tensor does not require grad, so no gradient reaches it; "
+                               "make it from tensors with requires_grad=True, outside no_grad()")
         self._retain = True
         if self._hooks is None:  # the backward pass looks closer at tensors with a hook list
             self._hooks = []

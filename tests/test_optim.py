@@ -1,5 +1,5 @@
 """optim.SGD and optim.Adam: the update formulas, against torch.optim step by step,
-in-place updates, skipped parameters, and the hyper-parameter checks."""
+in-place updates, skipped (unused or frozen) parameters, and the hyper-parameter checks."""
 import numpy as np
 import pytest
 
@@ -134,8 +134,8 @@ def test_invalid_params():
     cases = [
         ([], r"SGD: params is empty.*plain Tensor instead of an nn.Parameter"),
         ([p, np.ones(2)], r"SGD: params\[1\] is a ndarray, not a Tensor"),
-        ([ag.Tensor(np.ones(2), name='x')], r"SGD: params\[0\] \(name 'x', shape \(2,\)\) does not require grad"),
-        ([p * 2], r"params\[0\] .* is not a leaf \(it was computed by an op\)"),
+        ([p * 2], r"SGD: params\[0\] \(name None, shape \(2,\)\) is not a leaf \(it was computed by an op\); "
+                  r"an optimiser updates leaf tensors such as model.parameters\(\)"),
         ([p, p], r"SGD: params\[1\] is params\[0\] again"),
         (nn.Linear(2, 2), r"pass model.parameters\(\), not the Linear itself"),
         (p, r"got a single Tensor; wrap it in a list"),
@@ -148,3 +148,69 @@ def test_invalid_params():
 def test_accepts_a_generator_of_parameters():
     net = nn.Linear(2, 2)
     assert optim.Adam(net.parameters()).params == [net.weight, net.bias]
+
+
+# -- frozen parameters (requires_grad=False): accepted and skipped, as torch.optim does ---------------------
+FROZEN_CASES = [('SGD', dict(lr=0.1, momentum=0.9, weight_decay=0.01)),
+                ('SGD', dict(lr=0.05, momentum=0.8, weight_decay=0.1, nesterov=True)),
+                ('Adam', dict(lr=0.01, weight_decay=0.01)), ('Adam', dict(lr=0.02, betas=(0.8, 0.9)))]
+
+
+@pytest.mark.parametrize('opt_name,kwargs', FROZEN_CASES)
+def test_frozen_layer_training_matches_torch(opt_name, kwargs):
+    """Fine-tuning: layer 0 frozen from the start, layer 2 frozen after two steps; the
+    optimiser gets every parameter, as ``opt(model.parameters())`` does in PyTorch."""
+    torch = pytest.importorskip('torch')
+    F = nn.functional
+    net = nn.MLP([4, 6, 5, 3], activation='tanh', seed=0)
+    tparams = [torch.tensor(p.data.copy(), requires_grad=True) for p in net.parameters()]
+    params = list(net.parameters())
+    start = [p.data.copy() for p in params]
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(16, 4)), rng.integers(0, 3, size=16)
+    tX, ty = torch.tensor(X), torch.tensor(y)
+
+    def freeze(i):
+        params[i].requires_grad_(False)
+        tparams[i].requires_grad_(False)
+
+    for i in (0, 1):  # 0.weight, 0.bias
+        freeze(i)
+    opt, topt = getattr(optim, opt_name)(params, **kwargs), getattr(torch.optim, opt_name)(tparams, **kwargs)
+    for step in range(5):
+        if step == 2:
+            for i in (2, 3):  # 2.weight, 2.bias: frozen after the optimiser was made
+                freeze(i)
+        opt.zero_grad()
+        topt.zero_grad()
+        F.cross_entropy(net(ag.Tensor(X)), y).backward()
+        h = tX
+        for k in range(0, 6, 2):
+            h = h @ tparams[k] + tparams[k + 1]
+            h = torch.tanh(h) if k < 4 else h
+        torch.nn.functional.cross_entropy(h, ty).backward()
+        opt.step()
+        topt.step()
+        for p, tp in zip(params, tparams):
+            np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-12, atol=1e-14)
+    moved = [not np.array_equal(p.data, s) for p, s in zip(params, start)]
+    assert moved == [False, False, True, True, True, True]  # layer 2 moved in its two steps before freezing
+    if opt_name == 'Adam':
+        assert opt.steps == [0, 0, 2, 2, 5, 5]
+
+
+@pytest.mark.parametrize('make', [lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.1),
+                                  lambda ps: optim.Adam(ps, weight_decay=0.1)], ids=['SGD', 'Adam'])
+def test_a_parameter_frozen_after_construction_is_skipped_even_with_a_gradient_left(make):
+    frozen, free = nn.Parameter(np.ones(3)), nn.Parameter(np.ones(2))
+    plain = ag.Tensor(np.ones(2))  # requires_grad=False from the start, as in a frozen copy
+    opt = make([frozen, free, plain])
+    frozen.grad, free.grad, plain.grad = np.ones(3), np.ones(2), np.ones(2)
+    frozen.requires_grad = False  # after the optimiser was made, with its .grad still set
+    opt.step()
+    np.testing.assert_array_equal(frozen.data, np.ones(3))
+    np.testing.assert_array_equal(plain.data, np.ones(2))
+    assert not np.array_equal(free.data, np.ones(2))
+    frozen.requires_grad = True  # unfrozen: it is updated again
+    opt.step()
+    assert not np.array_equal(frozen.data, np.ones(3))

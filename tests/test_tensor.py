@@ -114,6 +114,26 @@ def test_requires_grad_cannot_be_turned_off_on_a_non_leaf():
     assert not x.requires_grad
 
 
+def test_retain_grad_on_a_tensor_that_gets_no_gradient_explains():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    with ag.no_grad():
+        under_no_grad = x * 2
+    frozen = Tensor([1.0]).requires_grad_()
+    frozen.requires_grad = False
+    message = (r"^retain_grad: this tensor does not require grad, so no gradient reaches it; make it from "
+               r"tensors with requires_grad=True, outside no_grad\(\)$")
+    for t in (Tensor([1.0]), Tensor([1.0]) * 2, under_no_grad, frozen, x.detach()):
+        with pytest.raises(RuntimeError, match=message):
+            t.retain_grad()
+        assert t.grad is None
+    y = (x * 2).retain_grad()  # what does require grad still keeps its gradient
+    y.sum().backward()
+    np.testing.assert_array_equal(y.grad, [1.0, 1.0])
+    torch = pytest.importorskip('torch')
+    with pytest.raises(RuntimeError, match="requires_grad=False"):  # PyTorch refuses the same case
+        torch.ones(1).retain_grad()
+
+
 def test_repr():
     w = Tensor([[1.0, 2.0]], requires_grad=True)
     out = w @ Tensor([[3.0], [4.0]])

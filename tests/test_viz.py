@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
+from hypothesis import example, given, strategies as st
 
 import autograd_lite as ag
 from autograd_lite import nn
@@ -15,6 +16,7 @@ from autograd_lite.viz import (to_dot, render_graph, graph_listing, write_graph,
                                GraphvizNotFoundWarning, GraphReleasedWarning, display)
 from autograd_lite.viz import render as viz_render
 from autograd_lite.viz.dot import LEGEND, STYLES
+from autograd_lite.viz.text import one_line, op_text
 
 needs_dot = pytest.mark.skipif(not display.dot_available(), reason="Graphviz 'dot' program not installed")
 SVG = '{http://www.w3.org/2000/svg}'
@@ -344,6 +346,66 @@ def test_listing_shows_modules_data_and_constants():
     assert re.search(r"%8 = mul\(%7 \(1, 3\), \[\[True, True, True\]\]\) -> \(1, 3\) +# data \[\[", text, re.M)
 
 
+# -- user text: any name, class name, op name or argument ------------------------------------------------------
+def _user_text_graph(tensor_name, class_name, attr, op_name, arg):
+    """out = sum(prim(Outer(x), tag=arg)) with every string the user chose: x's name, the
+    model's class name, the attribute holding its Linear (its path), the op and its argument."""
+    def init(self):
+        setattr(self, attr, nn.Linear(2, 3, seed=0))
+
+    def forward(self, x):
+        return getattr(self, attr)(x)
+
+    model = type(class_name.replace('\0', ''), (nn.Module,), {'__init__': init, 'forward': forward})()
+    prim = ag.Primitive(op_name, lambda a, tag: a * 1.0, (lambda g, ans, a, tag: g,), static={'tag': None})
+    x = ag.Tensor(np.ones((1, 2)), name=tensor_name)
+    return model, x, prim(model(x), tag=arg).sum()
+
+
+def _svg_texts(source):
+    """{node or cluster title: [its text lines, then its tooltip]} of ``dot -Tsvg``'s
+    picture of ``source`` (dot writes runs of spaces with no-break spaces)."""
+    done = subprocess.run(['dot', '-Tsvg'], input=source.encode('utf-8'), capture_output=True)
+    assert done.returncode == 0, done.stderr.decode(errors='replace')
+    root = ET.fromstring(done.stdout)
+    return {g.find(SVG + 'title').text: [text.replace('\xa0', ' ') for text in
+                                          [t.text or '' for t in g.iter(SVG + 'text')] +
+                                          [a.get('{http://www.w3.org/1999/xlink}title') for a in g.iter(SVG + 'a')][:1]]
+            for g in root.iter(SVG + 'g') if g.get('class') in ('node', 'cluster')}
+
+
+any_text = st.text(max_size=12)  # all of Unicode: newlines, quotes, backslashes, NUL, ...
+_TRICKY = ['&amp;', '&#38;', '<i>X</i>', '\\N', 'a\\', '\\"', '  ', 'node', '[label=x]', '\n', '\u2028']
+
+
+@needs_dot
+@example(*_TRICKY[:5]).via('entities, HTML, DOT escapes')
+@example(*_TRICKY[5:10]).via('quotes, spaces, DOT keywords and syntax')
+@example(*_TRICKY[6:]).via('line breaks')
+@given(tensor_name=any_text, class_name=any_text, attr=any_text, op_name=any_text, arg=any_text)
+def test_any_user_text_is_escaped_in_dot_and_kept_on_one_listing_line(tensor_name, class_name, attr, op_name, arg):
+    model, x, out = _user_text_graph(tensor_name, class_name, attr, op_name, arg)
+    out.backward(retain_graph=True)
+    shown = one_line(tensor_name)
+    listing = graph_listing(out)
+    rows = listing.splitlines()  # splitlines breaks at \r, \x0b, \x1c, \x85, \u2028 ... too
+    for collapse in (False, True):
+        texts = _svg_texts(to_dot(out, collapse=collapse).source)  # dot parses it
+        if shown:
+            assert texts['t2'][0] == shown  # and draws the name as it is (escapes undone)
+    texts = _svg_texts(to_dot(out).source)
+    assert texts['t4'][0] == op_text(op_name, {'tag': arg})
+    if '\\' not in rows[3]:  # Graphviz 2.43 undoes a tooltip's backslash escapes twice (labels: once)
+        assert texts['t2'][-1] == rows[3]  # the tooltip: the listing line
+    clusters = sorted(lines[0] for title, lines in texts.items() if title.startswith('cluster_') and lines)
+    path = f" {one_line(attr)}" if attr else ''
+    drawn = [one_line(class_name.replace('\0', '')), 'Linear' + path]
+    assert clusters == sorted(label for label in drawn if label)  # an empty label draws no text
+    assert listing.count('\n') == len(rows) == 1 + 6 + 1 + 3  # header, 6 tensors, backward header, 3 ops
+    assert all(r.startswith(('#', '%', 'd%')) for r in rows)
+    assert rows[3].startswith(f"%2 {shown} = input" if shown else "%2 = input")
+
+
 # -- rendering -------------------------------------------------------------------------------------
 @needs_dot
 def test_render_svg_is_a_valid_svg_with_every_node(tmp_path):
@@ -406,15 +468,115 @@ def test_without_the_dot_program_the_dot_file_is_written_and_one_warning_given(t
     assert missing[0].filename == __file__  # points at the caller's line
 
 
-def test_a_failing_dot_program_also_falls_back_to_the_dot_file(tmp_path, monkeypatch):
-    def crash(self, format=None, **kwargs):
-        raise subprocess.CalledProcessError(1, ['dot', f'-T{format}'], stderr=b'Error: syntax error in line 3')
-    monkeypatch.setattr(viz_render, 'dot_available', lambda: True)  # as if dot were installed
-    monkeypatch.setattr(DotGraph, 'pipe', crash)
+def _fake_dot(tmp_path, monkeypatch, script):
+    """Put a ``dot`` that runs ``script`` (sh) first on PATH: a Graphviz that fails or hangs."""
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    (bin_dir / 'dot').write_text('#!/bin/sh\n' + script + '\n')
+    (bin_dir / 'dot').chmod(0o755)
+    monkeypatch.setenv('PATH', f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
+@pytest.mark.skipif(sys.platform == 'win32', reason='the fake dot is a shell script')
+def test_a_failing_dot_program_falls_back_to_the_dot_file_and_leaves_no_half_picture(tmp_path, monkeypatch):
+    _fake_dot(tmp_path, monkeypatch, "cat > /dev/null; printf '<svg partial'; "
+                                     "echo 'Error: syntax error in line 3' >&2; exit 1")
     loss = small_graph()[-1]
-    with pytest.warns(display.GraphvizWarning, match=r"could not render g.svg \(Error: syntax error in line 3\)"):
-        path = render_graph(loss, tmp_path / 'g.svg')
-    assert path == tmp_path / 'g.dot' and path.read_text() == to_dot(loss).source
+    out = tmp_path / 'out'
+    with pytest.warns(display.GraphvizWarning, match=r"could not render g.svg \(Error: syntax error in line 3\); "
+                                                     r"the DOT text was written to .*g.dot instead"):
+        path = render_graph(loss, out / 'g.svg')
+    assert path == out / 'g.dot' and path.read_text() == to_dot(loss).source
+    assert os.listdir(out) == ['g.dot']  # no g.svg holding what dot printed before failing, no temporary file
+
+
+@pytest.mark.skipif(sys.platform == 'win32', reason='the fake dot is a shell script')
+def test_dot_is_stopped_after_the_timeout(tmp_path, monkeypatch):
+    _fake_dot(tmp_path, monkeypatch, 'exec sleep 30')  # a layout that never ends
+    loss = small_graph()[-1]
+    out = tmp_path / 'out'
+    with pytest.warns(display.GraphvizWarning) as caught:
+        path = render_graph(loss, out / 'g.png', timeout=0.2)
+    message = str(caught[0].message)
+    assert message == (f"render_graph: Graphviz's dot did not draw g.png within 0.2 s and was stopped; the DOT text "
+                       f"was written to {out / 'g.dot'} instead. Draw less (collapse=True, the graph of an "
+                       "intermediate tensor, or ag.graph_listing), pass a larger timeout= (None: no limit), or render "
+                       f"the file yourself: dot -Tpng {out / 'g.dot'} -o {out / 'g.png'}")
+    assert path == out / 'g.dot' and os.listdir(out) == ['g.dot']
+    monkeypatch.setattr(display, 'DOT_TIMEOUT', 0.2)  # the inline display in Jupyter is stopped too
+    with pytest.warns(display.GraphvizWarning, match=r"^to_dot: Graphviz's dot did not draw the graph \(12 nodes\) "
+                                                     r"within 0.2 s and was stopped"):
+        bundle = to_dot(loss)._repr_mimebundle_()
+    assert list(bundle) == ['text/plain'] and 'timeout=None' in bundle['text/plain']
+
+
+class _Calls:
+    """Stands in for display.run_dot: records the calls, returns a tiny SVG."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, graph, format, timeout):
+        self.calls.append((format, timeout))
+        return b'<svg/>'
+
+
+def _too_big(n, max_nodes, instead="or write the DOT text with format='dot'; or pass max_nodes=None to draw it anyway"):
+    return re.escape(
+        f"render_graph: the graph has {n:,} nodes, more than max_nodes={max_nodes:,}, and Graphviz's dot slows "
+        "down faster than graphs grow (about 10 s at 5,000 nodes, minutes beyond). Draw less: collapse=True "
+        "(one node per layer) or the graph of an intermediate tensor (a sub-graph); or print(ag.graph_listing(loss)) "
+        f"(text, any size); {instead}")
+
+
+@given(length=st.integers(0, 12), max_nodes=st.integers(0, 15), format=st.sampled_from(['svg', 'png', 'dot']))
+def test_max_nodes_refuses_bigger_pictures_before_dot_runs_and_writes_nothing(tmp_path_factory, length, max_nodes,
+                                                                              format):
+    y = ag.Tensor(np.array(0.5), requires_grad=True)
+    for _ in range(length):
+        y = ag.tanh(y)  # length + 1 nodes, no constants
+    out = tmp_path_factory.mktemp('render') / 'out'
+    with pytest.MonkeyPatch.context() as mp:
+        dot = _Calls()
+        mp.setattr(viz_render, 'dot_available', lambda: True)
+        mp.setattr(viz_render, 'run_dot', dot)
+        if length + 1 > max_nodes and format != 'dot':
+            with pytest.raises(ValueError, match='^' + _too_big(length + 1, max_nodes) + '$'):
+                render_graph(y, out / 'g', format=format, max_nodes=max_nodes)
+            assert not out.exists() and dot.calls == []
+        else:
+            path = render_graph(y, out / 'g', format=format, max_nodes=max_nodes, timeout=7)
+            assert os.listdir(out) == [path.name] == [f'g.{format}']
+            assert dot.calls == ([] if format == 'dot' else [(format, 7)])
+
+
+def test_a_10000_op_graph_is_refused_by_default_but_drawn_collapsed(tmp_path, monkeypatch):
+    class Deep(nn.Module):
+        def forward(self, x):
+            for _ in range(10_000):
+                x = ag.tanh(x)
+            return x
+
+    y = Deep()(ag.Tensor(np.array(0.5), requires_grad=True))
+    dot = _Calls()
+    monkeypatch.setattr(viz_render, 'dot_available', lambda: True)
+    monkeypatch.setattr(viz_render, 'run_dot', dot)
+    with pytest.raises(ValueError, match='^' + _too_big(10_001, 5000) + '$') as refused:
+        render_graph(y, tmp_path / 'out' / 'g.svg')
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, 'docs', 'graphs.md'), encoding='utf-8') as f:
+        quoted = f.read().split('(here for a chain of 10,000 `tanh`):\n\n```text\n', 1)[1].split('```', 1)[0]
+    assert ' '.join(quoted.split('\n')).strip() == str(refused.value), "update the message quoted in docs/graphs.md"
+    with pytest.raises(ValueError, match='^' + _too_big(10_001, 5000)):
+        write_graph(y, tmp_path / 'out')
+    assert not (tmp_path / 'out').exists() and dot.calls == []
+    assert render_graph(y, tmp_path / 'g.svg', collapse=True) == tmp_path / 'g.svg'  # 2 nodes: x and Deep
+    assert render_graph(y, tmp_path / 'g.svg', max_nodes=None) == tmp_path / 'g.svg'
+    assert render_graph(y, tmp_path / 'g.dot').read_text() == to_dot(y).source  # DOT text at any size
+    assert dot.calls == [('svg', 60), ('svg', 60)]
+    with pytest.warns(display.GraphvizWarning, match='^' + _too_big(10_001, 5000, '').replace('render_graph', 'to_dot')):
+        bundle = to_dot(y)._repr_mimebundle_()  # Jupyter shows what to do instead of waiting for dot
+    assert list(bundle) == ['text/plain'] and "max_nodes=None" in bundle['text/plain']
 
 
 # -- the docs ---------------------------------------------------------------------------------------

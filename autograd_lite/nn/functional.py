@@ -115,6 +115,10 @@ def _row_labels(op, labels, input_shape):
 
 def _scores_shape(op, input):
     shape = _shape(input)
+    dtype = np.asarray(_value(input)).dtype if not isinstance(input, Tensor) else input.dtype
+    if dtype.kind != 'f':
+        raise TypeError(f"{op}: scores must be floating-point, got dtype {dtype}; "
+                        "convert them first, e.g. scores.astype(np.float64)")
     if len(shape) != 2:
         raise ShapeError(f"{op}: input must be scores of shape (N, C), got shape {shape}; "
                          "for a single sample use x.reshape(1, -1)")
@@ -297,6 +301,11 @@ def binary_cross_entropy(input, target, reduction='mean', eps=None):
     """
     _check_reduction('binary_cross_entropy', reduction)
     _check_same_shape('binary_cross_entropy', input, target)
+    y = np.asarray(_value(target))
+    if y.size and (y.min() < 0 or y.max() > 1):
+        raise ValueError(f"binary_cross_entropy: targets must lie in [0, 1], got values from {y.min():.4g} "
+                         f"to {y.max():.4g}; for class labels 0/1 pass them as floats, for other labels "
+                         "use cross_entropy")
     p = np.asarray(_value(input))
     if p.size and (p.min() < 0 or p.max() > 1):
         raise ValueError(f"binary_cross_entropy: input must be probabilities in [0, 1], got values from "
@@ -309,9 +318,13 @@ def binary_cross_entropy(input, target, reduction='mean', eps=None):
 
 
 def _bce_logits_fwd(x, y):
-    # log(1 + e^x) - x y, written so that exp only ever sees -|x| (no overflow)
-    # and log1p keeps full precision when e^-|x| is tiny.
-    return np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x)))
+    # log(1 + e^x) - x y, written so that exp only ever sees -|x| (no overflow) and log1p
+    # keeps full precision when e^-|x| is tiny: max(x, 0) - x y = x (1 - y) for x >= 0 and
+    # -x y below, taken as 0 where that factor is 0, so x = +-inf with its own target gives 0.
+    factor = np.where(x >= 0, 1 - y, -y)
+    with np.errstate(invalid='ignore'):
+        linear = np.where(factor == 0, 0.0, x * factor)
+    return linear + np.log1p(np.exp(-np.abs(x)))
 
 
 _bce_logits = Primitive('binary_cross_entropy_with_logits', _bce_logits_fwd, (

@@ -14,7 +14,7 @@ from .display import DotGraph
 from .graph import GraphView, INPUT, PARAMETER, OP, OUTPUT, RELEASED
 from .listing import node_line
 from .text import (dtype_text, shape_text, op_text, values_text, summary_text, constant_text, formula_text,
-                   operand_roles, SMALL)
+                   one_line, operand_roles, SMALL)
 
 CONSTANT, MODULE = 'constant', 'module'
 
@@ -44,8 +44,11 @@ _CLUSTER_FILL = ('#faf5ff', '#f3e8ff', '#ede9fe')  # deeper modules a shade dark
 
 def _label(lines):
     """Plain DOT text: lines joined by DOT's line break, backslashes (in user names) doubled
-    so they print as themselves (what graphviz.escape does, without its call cost)."""
-    return graphviz.nohtml('\\n'.join(line.replace('\\', '\\\\') for line in lines))
+    so they print as themselves (what graphviz.escape does, without its call cost), and
+    ``&`` written ``&amp;``, since Graphviz reads entities such as ``&lt;`` in any label.
+    Quotes are escaped by graphviz's quoting, and ``nohtml`` keeps a name like ``<b>`` from
+    being read as an HTML-like label. Every label and tooltip goes through here."""
+    return graphviz.nohtml('\\n'.join(line.replace('\\', '\\\\').replace('&', '&amp;') for line in lines))
 
 
 def _operand_word(view, x):
@@ -53,7 +56,7 @@ def _operand_word(view, x):
     shape (a constant: its value)."""
     if not isinstance(x, Tensor):
         return constant_text(x)
-    return view.name(x) or (x._op.name if x._op is not None else shape_text(x.shape))
+    return view.name(x) or (one_line(x._op.name) if x._op is not None else shape_text(x.shape))
 
 
 def _tensor_lines(view, t, kind, show_data, show_grad):
@@ -121,7 +124,7 @@ class _Clusters:
             key = tuple(map(id, scope[:depth]))
             if key not in self.graphs:
                 self.graphs[key] = DotGraph(name=f"cluster_{len(self.order)}", graph_attr=dict(
-                    label=self.view.module_label(scope[depth - 1]), labeljust='l', style='rounded,filled',
+                    label=_label([self.view.module_label(scope[depth - 1])]), labeljust='l', style='rounded,filled',
                     fillcolor=_CLUSTER_FILL[min(depth, len(_CLUSTER_FILL)) - 1], color='#7c3aed',
                     fontcolor='#5b21b6'))
                 self.order.append(key)
@@ -212,7 +215,7 @@ def _module_lines(view, box, show_grad):
     for p in box.params:
         grad = f"  grad {summary_text(p.grad)}" if show_grad and p.grad is not None else ''
         lines.append(f"{view.name(p) or 'parameter'} {shape_text(p.shape)}{grad}")
-    ops = list(dict.fromkeys(t._op.name for t in box.ops))
+    ops = list(dict.fromkeys(one_line(t._op.name) for t in box.ops))
     lines.append(', '.join(ops[:4]) + (', ...' if len(ops) > 4 else ''))
     return lines
 

@@ -8,6 +8,7 @@ The walk is iterative, so graphs of any depth work.
 import warnings
 
 from ..tensor import Tensor
+from .text import one_line
 
 INPUT, PARAMETER, OP, OUTPUT, RELEASED = 'input', 'parameter', 'op', 'output', 'released'
 
@@ -107,18 +108,18 @@ class GraphView:
 
     def name(self, t):
         """The name shown for t, or None: a dict ``names=`` entry, else the parameter's
-        dotted name in its model (``0.weight``), else ``Tensor(name=...)``."""
+        dotted name in its model (``0.weight``), else ``Tensor(name=...)``; on one line."""
         name = self._names.get(t)
         if name is None:
             owned = self._param_names.get(t)
             name = owned[0] if owned is not None else t.name
-        return name
+        return None if name is None else one_line(str(name))
 
     def module_label(self, m):
         """``Linear fc1``: the class name and the path in named_modules() (when known)."""
         path = self._paths.get(id(m))
-        cls = type(m).__name__
-        return f"{cls} {path}" if path else cls
+        cls = one_line(type(m).__name__)
+        return f"{cls} {one_line(path)}" if path else cls
 
     def module_path(self, m):
         return self._paths.get(id(m))

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from .graph import GraphView, INPUT, PARAMETER
-from .text import dtype_text, shape_text, constant_text, op_text, values_text, SMALL, summary_text
+from .text import dtype_text, shape_text, constant_text, op_text, values_text, SMALL, summary_text, one_line
 
 _PAD = 56  # annotations start at this column when the line is shorter
 
@@ -63,7 +63,7 @@ def _backward_lines(view):
         targets = [x for x in t._inputs if isinstance(x, Tensor) and x._requires_grad]
         if targets:
             sent = ', '.join('d' + operand_text(view, x) for x in targets)
-            lines.append(f"d%{view.ids[t]} {shape_text(t.shape)} -> {t._op.name} -> {sent}")
+            lines.append(f"d%{view.ids[t]} {shape_text(t.shape)} -> {one_line(t._op.name)} -> {sent}")
     return lines
 
 

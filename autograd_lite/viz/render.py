@@ -1,11 +1,16 @@
-"""Write a graph to a file: a picture where Graphviz's ``dot`` is installed, DOT text where not."""
+"""Write a graph to a file: a picture where Graphviz's ``dot`` is installed, DOT text where not.
+
+Files are written whole or not at all: next to their destination, then renamed over it.
+"""
+import os
 import subprocess
 import warnings
 from pathlib import Path
 
 import graphviz
 
-from .display import GraphvizWarning, dot_available, warn_missing_dot
+from .display import (GraphvizWarning, MAX_NODES, DOT_TIMEOUT, dot_available, node_count, run_dot, too_big,
+                      warn_missing_dot)
 from .dot import to_dot
 from .listing import graph_listing
 
@@ -32,7 +37,18 @@ def _target(path, format):
     return (path if suffix == format else path.with_name(f"{path.name}.{format}")), format
 
 
-def render_graph(root, path, format=None, **to_dot_kwargs):
+def _write(path, data):
+    """Write ``data`` (bytes) to ``path`` whole or not at all: an interrupted write leaves no half file."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def render_graph(root, path, format=None, max_nodes=MAX_NODES, timeout=DOT_TIMEOUT, **to_dot_kwargs):
     """Draw the graph behind ``root`` into ``path`` and return the path written.
 
     ``root``: a Tensor, a list of Tensors, or a Digraph from :func:`to_dot`.
@@ -41,12 +57,24 @@ def render_graph(root, path, format=None, **to_dot_kwargs):
     ``render_graph(loss, 'out/graph')`` writes ``out/graph.svg``). Other keywords go to
     :func:`to_dot`.
 
-    Where the ``dot`` program is missing (or fails), the DOT text is written next to it
-    (``out/graph.dot``) and returned instead, with a GraphvizNotFoundWarning (once per
-    process) saying how to install Graphviz and render the file: never an exception.
+    ``max_nodes`` (default 5,000; None: no limit): a picture of a graph with more nodes
+    is refused with a ValueError before ``dot`` runs and before anything is written
+    (``dot`` takes about 10 s at 5,000 nodes, minutes beyond); the DOT text
+    (``format='dot'``) is written at any size. ``timeout`` (seconds, default 60; None:
+    no limit): ``dot`` is stopped after it.
+
+    Where the ``dot`` program is missing, fails or times out, the DOT text is written next
+    to it (``out/graph.dot``) and returned instead, with a GraphvizWarning (missing: a
+    GraphvizNotFoundWarning, once per process) saying what to do. No picture is left
+    half-written.
     """
     target, format = _target(path, format)
     graph = _graph(root, to_dot_kwargs)
+    if format != 'dot' and max_nodes is not None:
+        n = node_count(graph)
+        if n > max_nodes:
+            raise ValueError(too_big('render_graph', n, max_nodes, "or write the DOT text with format='dot'; or "
+                                     "pass max_nodes=None to draw it anyway"))
     target.parent.mkdir(parents=True, exist_ok=True)
     dot_file = target if format == 'dot' else target.with_suffix('.dot')
     if format != 'dot':
@@ -54,17 +82,23 @@ def render_graph(root, path, format=None, **to_dot_kwargs):
             warn_missing_dot(dot_file)
         else:
             try:
-                target.write_bytes(graph.pipe(format=format))
+                _write(target, run_dot(graph, format, timeout))
                 return target
-            except graphviz.ExecutableNotFound:
+            except FileNotFoundError:
                 warn_missing_dot(dot_file)
+            except subprocess.TimeoutExpired:
+                warnings.warn(f"render_graph: Graphviz's dot did not draw {target.name} within {timeout} s and was "
+                              f"stopped; the DOT text was written to {dot_file} instead. Draw less (collapse=True, "
+                              "the graph of an intermediate tensor, or ag.graph_listing), pass a larger timeout= "
+                              f"(None: no limit), or render the file yourself: dot -T{format} {dot_file} -o {target}",
+                              GraphvizWarning, stacklevel=2)
             except (subprocess.CalledProcessError, OSError) as exc:
                 detail = getattr(exc, 'stderr', None) or exc
                 if isinstance(detail, bytes):
                     detail = detail.decode(errors='replace').strip()
                 warnings.warn(f"render_graph: Graphviz could not render {target.name} ({detail}); "
                               f"the DOT text was written to {dot_file} instead", GraphvizWarning, stacklevel=2)
-    dot_file.write_text(graph.source, encoding='utf-8')
+    _write(dot_file, graph.source.encode('utf-8'))
     return dot_file
 
 
@@ -74,13 +108,15 @@ def write_graph(root, out_dir, stem='graph', module=None, **to_dot_kwargs):
     Writes ``<stem>.svg`` where Graphviz's ``dot`` is installed, else ``<stem>.dot``
     (with one warning on how to install Graphviz), and always ``<stem>.txt``, the
     :func:`graph_listing`. ``module`` names parameters and clusters (``names=`` of
-    :func:`to_dot`). Call it before ``loss.backward()``, or after
-    ``loss.backward(retain_graph=True)`` to show the gradients. Returns the paths written.
+    :func:`to_dot`); ``max_nodes`` and ``timeout`` are as for :func:`render_graph` (the
+    picture is drawn first, so a refused one writes nothing). Call it before
+    ``loss.backward()``, or after ``loss.backward(retain_graph=True)`` to show the
+    gradients. Returns the paths written.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    listing = out_dir / f"{stem}.txt"
-    listing.write_text(graph_listing(root, names=module, show_grad=to_dot_kwargs.get('show_grad', True),
-                                     show_data=to_dot_kwargs.get('show_data', False)), encoding='utf-8')
     picture = render_graph(root, out_dir / f"{stem}.svg", names=module, **to_dot_kwargs)
+    listing = out_dir / f"{stem}.txt"
+    text = graph_listing(root, names=module, show_grad=to_dot_kwargs.get('show_grad', True),
+                         show_data=to_dot_kwargs.get('show_data', False))
+    _write(listing, text.encode('utf-8'))
     return [picture, listing]

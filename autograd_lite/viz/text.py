@@ -1,12 +1,19 @@
 """How values, shapes and op arguments are written in drawings and listings.
 
 Shared by :mod:`.dot` and :mod:`.listing` so that a node reads the same in both:
-``(130, 8)``, ``sum(axis=0)``, ``getitem[:, 0]``, ``grad norm 0.0312``.
+``(130, 8)``, ``sum(axis=0)``, ``getitem[:, 0]``, ``grad norm 0.0312``. Text from the
+user (names, class names, op names and arguments) goes through :func:`one_line` first.
 """
 import numpy as np
 
 SMALL = 6  # tensors with at most this many elements are printed in full
 _MAX_ARG = 32  # longer argument texts (big index arrays, long tuples) are cut
+
+
+def one_line(text):
+    """``text`` itself when every character prints, else its repr (``'a\\nb'``): a name with
+    a newline or a control character must not break a listing line or a DOT label."""
+    return text if text.isprintable() else repr(text)
 
 
 def shape_text(shape):
@@ -67,6 +74,7 @@ def constant_text(v):
 
 
 def _cut(text):
+    text = one_line(text)
     return text if len(text) <= _MAX_ARG else text[:_MAX_ARG - 3] + '...'
 
 
@@ -107,6 +115,7 @@ def op_text(op_name, kw, brackets=False):
     are omitted; an ``index`` argument is written as an index. ``brackets`` writes
     ``sum[axis=0]``, for the listing, where parentheses hold the operands.
     """
+    op_name = one_line(op_name)
     if not kw:
         return op_name
     shown = [f"{k}={_arg_text(v)}" for k, v in kw.items()
