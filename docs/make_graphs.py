@@ -2,8 +2,9 @@
 
     python docs/make_graphs.py            # from the repository root; needs scikit-learn
 
-One training step of the main job's network (``autograd-lite iris`` defaults: 4-8-3 MLP,
-sigmoid hidden layer, softmax cross-entropy, seed 0, the 120 training rows), with
+One training step of the main job's network (``autograd-lite iris`` defaults: the 4-8-3
+Classifier, layers layer1, act1, layer2, sigmoid hidden layer, softmax cross-entropy,
+seed 0, the 120 training rows), with
 ``backward(retain_graph=True)`` so the pictures show the gradients:
 
 - ``iris_graph.svg``: every op, grouped in one cluster per module;
@@ -16,7 +17,7 @@ import sys
 from pathlib import Path
 
 import autograd_lite as ag
-from autograd_lite.demo.training import load_split, loss_fn
+from autograd_lite.demo.training import Classifier, load_split, loss_fn
 from autograd_lite.viz import render_graph, write_graph
 
 OUT = Path(__file__).resolve().parent / 'images'
@@ -25,7 +26,7 @@ OUT = Path(__file__).resolve().parent / 'images'
 def iris_step(seed=0):
     """The model and the loss of one full-batch training step, gradients computed."""
     split = load_split('iris', seed=seed)
-    model = ag.nn.MLP([split.n_features, 8, split.n_classes], activation='sigmoid', seed=seed)
+    model = Classifier([split.n_features, 8, split.n_classes], activation='sigmoid', seed=seed)
     X = ag.Tensor(split.X_train, name='X')                                  # (120, 4)
     loss = loss_fn(model(X), split.y_train, 'softmax')                     # (120, 3) scores -> ()
     loss.backward(retain_graph=True)  # keep the graph, to draw it with its gradients

@@ -4,6 +4,7 @@ import errno
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -32,7 +33,8 @@ def test_iris_default_run_end_to_end(tmp_path, capsys):
     assert lines[0].startswith('autograd-lite iris: 120 training rows, 30 test rows')
     assert 'network 4-8-3: sigmoid hidden, softmax output' in text
     # both gradient tables: four parameters each, all ok
-    rows = [line.split() for line in lines if line.split()[:1] in (['W1'], ['b1'], ['W2'], ['b2'])]
+    names = ['layer1.weight', 'layer1.bias', 'layer2.weight', 'layer2.bias']
+    rows = [line.split() for line in lines if line.split()[:1] in [[n] for n in names]]
     assert len(rows) == 8 and all(r[-1] == 'ok' for r in rows)
     assert 'agree: hand-derived = autograd_lite' in text
     # progress (not a TTY: plain lines, ten or so) and the results
@@ -57,11 +59,55 @@ def test_iris_default_run_end_to_end(tmp_path, capsys):
     assert (out / 'loss.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
+def test_one_set_of_names_in_the_table_the_listing_the_graphs_and_the_weights(tmp_path, capsys, monkeypatch):
+    """Every output of a run names the parameters and layers alike (a 3-layer network, so that
+    the numbering shows): layer1.weight ... layer3.bias, in Linear layer1 ... layer3."""
+    monkeypatch.setenv('PATH', str(tmp_path / 'empty'))  # no Graphviz: the graphs are DOT text to read
+    out = tmp_path / 'run'
+    status, text = run_cli(['iris', '--hidden', '6', '5', '--epochs', '2', '--out', str(out)], capsys)
+    assert status == 0
+    expected = [f'layer{k}.{p}' for k in (1, 2, 3) for p in ('weight', 'bias')]
+    # the gradient tables (hand and numeric), metrics.json, weights.npz
+    tables = [line.split()[0] for line in text.splitlines() if line.startswith('layer')]
+    assert tables == expected * 2
+    metrics = json.loads((out / 'metrics.json').read_text())['gradient_check']
+    for report in metrics.values():
+        assert [row['name'] for row in report['rows']] == expected
+    assert list(ag.load(out / 'weights.npz')) == expected
+    # the listing: its parameter lines, and the layers its ops ran in
+    listing = (out / 'graph.txt').read_text()
+    assert re.findall(r'^%\d+ (\S+) = parameter', listing, re.M) == expected
+    layer_names = ['Linear layer1', 'Sigmoid act1', 'Linear layer2', 'Sigmoid act2', 'Linear layer3']
+    assert re.findall(r'# in (Linear \w+|Sigmoid \w+)', listing)[6:] == layer_names
+    # graph.dot: the parameters' nodes, the clusters, and the formulas of the linear ops
+    dot = (out / 'graph.dot').read_text()
+    params = re.findall(r'label="([^"\\]+)\\n\(\d+(?:, \d+)?,?\) float64\\ngrad[^"]*" color="#b45309"', dot)
+    assert params == expected
+    assert sorted(re.findall(r'label="((?:Linear|Sigmoid) \w+)"', dot)) == sorted(layer_names)  # the clusters
+    assert re.findall(r'linear: (\S+ @ \S+ \+ \S+)\\n', dot) == [
+        'X @ layer1.weight + layer1.bias', 'sigmoid @ layer2.weight + layer2.bias',
+        'sigmoid @ layer3.weight + layer3.bias']
+    # graph_layers.dot: one node per layer, listing its parameters by the same names
+    layers = (out / 'graph_layers.dot').read_text()
+    assert re.findall(r'\\n(layer\d\.\w+) \(', layers) == expected
+    assert re.findall(r'label="((?:Linear|Sigmoid) \w+)\\n', layers) == layer_names
+
+
+def test_the_classifier_is_nn_mlp_with_named_layers():
+    named, plain = training.Classifier([4, 6, 5, 3], 'tanh', seed=4), ag.nn.MLP([4, 6, 5, 3], 'tanh', seed=4)
+    assert [n for n, _ in named.named_modules()] == ['', 'layer1', 'act1', 'layer2', 'act2', 'layer3']
+    assert [type(m).__name__ for _, m in named.named_modules()][1:] == [type(m).__name__ for m in plain]
+    assert all(np.array_equal(a.data, b.data) for a, b in zip(named.parameters(), plain.parameters()))
+    x = ag.Tensor(np.random.default_rng(0).normal(size=(7, 4)))
+    np.testing.assert_array_equal(named(x).data, plain(x).data)
+    assert named.linears == [named.layer1, named.layer2, named.layer3] and named.activation == 'tanh'
+
+
 def test_saved_weights_reload_and_reproduce_the_test_accuracy(tmp_path, capsys):
     out = tmp_path / 'run'
     run_cli(['iris', '--epochs', '40', '--seed', '3', '--out', str(out)], capsys)
     metrics = json.loads((out / 'metrics.json').read_text())
-    model = ag.nn.MLP([4, 8, 3], activation='sigmoid', seed=99)   # other weights until loaded
+    model = training.Classifier([4, 8, 3], activation='sigmoid', seed=99)   # other weights until loaded
     model.load_state_dict(ag.load(out / 'weights.npz'))
     data = training.load_split('iris', seed=3)
     assert training.accuracy(model, data.X_test, data.y_test) == metrics['test_accuracy']
@@ -82,14 +128,14 @@ def test_other_architectures_run_and_check(tmp_path, capsys, activation, output)
                             '--epochs', '5', '--batch-size', '32', '--out', str(tmp_path)], capsys)
     assert status == 0
     assert f'network 4-6-5-3: {activation} hidden, {output} output' in text and 'batches of 32' in text
-    assert '32 training rows' in text and 'W3' in text
+    assert '32 training rows' in text and 'layer3.weight' in text
 
 
 def test_digits_runs(tmp_path, capsys):
     status, text = run_cli(['digits', '--hidden', '16', '--epochs', '1', '--out', str(tmp_path)], capsys)
     assert status == 0
     assert 'autograd-lite digits: 1437 training rows, 360 test rows' in text
-    assert 'W1[64 of 1024]' in text  # finite differences on a sample of the large weights
+    assert 'layer1.weight[64 of 1024]' in text  # finite differences on a sample of the large weights
     assert np.array(json.loads((tmp_path / 'metrics.json').read_text())['confusion_matrix']).shape == (10, 10)
 
 
@@ -116,7 +162,7 @@ def test_a_failed_gradient_check_is_reported_and_exits_1(tmp_path, capsys, monke
 
     def flipped(*args, **kwargs):
         loss, grads = right(*args, **kwargs)
-        return loss, {**grads, 'W2': -grads['W2']}
+        return loss, {**grads, 'layer2.weight': -grads['layer2.weight']}
 
     monkeypatch.setattr(hand_backprop, 'hand_gradients', flipped)
     status, text = run_cli(['iris', '--epochs', '2', '--out', str(tmp_path)], capsys)
@@ -210,7 +256,7 @@ def test_hand_gradients_equal_the_engine_and_finite_differences(activation, outp
     model = ag.nn.MLP([4, 5, 4, 3], activation=activation, seed=2)
     hand_loss, hand = hand_backprop.hand_gradients(model, X, y, output)
     auto_loss, auto = hand_backprop.engine_gradients(model, X, y, output)
-    assert list(hand) == ['W1', 'b1', 'W2', 'b2', 'W3', 'b3']
+    assert list(hand) == ['0.weight', '0.bias', '2.weight', '2.bias', '4.weight', '4.bias']  # nn.MLP's names
     assert hand_loss == pytest.approx(auto_loss, abs=1e-14)
     for name in hand:
         np.testing.assert_allclose(hand[name], auto[name], rtol=1e-10, atol=1e-14)
@@ -226,7 +272,7 @@ def test_hand_gradients_without_bias_and_sampled_finite_differences():
     model = ag.nn.MLP([4, 8, 3], bias=False, seed=0)
     saved = [p.data.copy() for p in model.parameters()]
     _, auto = hand_backprop.engine_gradients(model, data.X_train, data.y_train)
-    assert list(hand_backprop.hand_gradients(model, data.X_train, data.y_train)[1]) == ['W1', 'W2']
+    assert list(hand_backprop.hand_gradients(model, data.X_train, data.y_train)[1]) == ['0.weight', '2.weight']
     numeric = hand_backprop.numerical_gradients(model, data.X_train, data.y_train, max_entries=10, seed=4)
     for name, (index, values) in numeric.items():
         assert index.shape == (10,) and len(set(index)) == 10

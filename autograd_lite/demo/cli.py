@@ -278,9 +278,8 @@ def run(args, folder, stream=None):
     GRADIENT_CHECK_FAILED, or RUN_FAILED when the loss diverged: then nothing is committed)."""
     from sklearn.metrics import confusion_matrix
 
-    from .. import nn
     from ..serialization import save
-    from .training import DivergedError, load_split, make_optimizer, predict, train
+    from .training import Classifier, DivergedError, load_split, make_optimizer, predict, train
 
     stream = sys.stdout if stream is None else stream
 
@@ -291,7 +290,8 @@ def run(args, folder, stream=None):
     start = time.perf_counter()
     data = load_split(args.dataset, seed=args.seed)
     sizes = [data.n_features, *args.hidden, data.n_classes]
-    model = nn.MLP(sizes, activation=args.activation, seed=args.seed).name_parameters()
+    # Named layers (layer1, act1, layer2): one set of names in the table, graph, listing, weights.npz.
+    model = Classifier(sizes, activation=args.activation, seed=args.seed).name_parameters()
     batch = len(data.X_train) if args.batch_size is None else min(args.batch_size, len(data.X_train))
     classes = ', '.join(data.class_names)
     say(f"autograd-lite {args.dataset}: {len(data.X_train)} training rows, {len(data.X_test)} test rows "

@@ -1,8 +1,11 @@
 """An MLP classifier's gradients three ways: derived by hand (NumPy only), by the engine,
 and by central finite differences; :func:`check_gradients` compares them.
 
-The gradients are named as hand-derived code names them: ``W1, b1`` for the first
-:class:`~autograd_lite.nn.Linear` layer, ``W2, b2`` for the second, and so on. The loss is
+The gradients are named as the model names its parameters (``named_parameters()``), so the
+table reads as the graph, the listing and the saved weights do: the command's
+:class:`~autograd_lite.demo.training.Classifier` says ``layer1.weight, layer1.bias`` for the
+first :class:`~autograd_lite.nn.Linear` layer (``W1, b1`` of a hand derivation),
+``layer2.weight, layer2.bias`` for the second, and so on. The loss is
 :func:`autograd_lite.demo.training.loss_fn`: mean softmax cross-entropy, or mean binary
 cross-entropy per class for a sigmoid output.
 """
@@ -24,19 +27,19 @@ _ACTIVATIONS = {
 
 
 def layer_parameters(model):
-    """[('W1', weight), ('b1', bias), ('W2', ...), ...] for ``model.linears`` (biases if present)."""
-    named = []
-    for k, layer in enumerate(model.linears, start=1):
-        named.append((f'W{k}', layer.weight))
-        if layer.bias is not None:
-            named.append((f'b{k}', layer.bias))
-    return named
+    """[(name, weight), (name, bias), ...] for ``model.linears``, first layer first (biases
+    if present), each under its name in ``model.named_parameters()``: ``layer1.weight``
+    for a Classifier, ``0.weight`` for an nn.MLP."""
+    names = {id(p): name for name, p in model.named_parameters()}
+    return [(names[id(p)], p) for layer in model.linears for p in (layer.weight, layer.bias) if p is not None]
 
 
 def hand_gradients(model, X, labels, output='softmax'):
-    """(loss, {'W1': (D, H1), 'b1': (H1,), ...}): vectorised backprop written out in NumPy.
+    """(loss, {'layer1.weight': (D, H1), 'layer1.bias': (H1,), ...}): vectorised backprop
+    written out in NumPy, with the parameters' names as in :func:`layer_parameters`.
 
-    ``model`` is an :class:`~autograd_lite.nn.MLP` ending in raw scores (output=None);
+    ``model`` is a :class:`~autograd_lite.demo.training.Classifier` or an
+    :class:`~autograd_lite.nn.MLP` ending in raw scores (output=None);
     ``X`` is (N, D), ``labels`` (N,) integers; ``output`` 'softmax' or 'sigmoid' names
     the loss as in :func:`~autograd_lite.demo.training.loss_fn`."""
     f, f_prime = _ACTIVATIONS[model.activation]
@@ -59,15 +62,15 @@ def hand_gradients(model, X, labels, output='softmax'):
         delta = (1 / (1 + np.exp(-scores)) - Y) / (N * C)    # (N, C): (sigmoid - Y), mean over N*C
     else:
         raise ValueError(f"hand_gradients: output must be 'softmax' or 'sigmoid', got {output!r}")
-    grads = {}
+    grads = {}  # id(parameter) -> its gradient
     for k in range(len(layers), 0, -1):                       # last layer first
         layer = layers[k - 1]
-        grads[f'W{k}'] = a[k - 1].T @ delta                   # (H_{k-1}, N) @ (N, H_k): W's shape
+        grads[id(layer.weight)] = a[k - 1].T @ delta          # W_k: (H_{k-1}, N) @ (N, H_k), W's shape
         if layer.bias is not None:
-            grads[f'b{k}'] = delta.sum(axis=0)                # (H_k,): summed over the batch
+            grads[id(layer.bias)] = delta.sum(axis=0)         # b_k: (H_k,), summed over the batch
         if k > 1:
             delta = (delta @ layer.weight.data.T) * f_prime(a[k - 1])   # (N, H_{k-1})
-    return loss, {name: grads[name] for name, _ in layer_parameters(model)}
+    return loss, {name: grads[id(p)] for name, p in layer_parameters(model)}
 
 
 def _affine(x, layer):
@@ -76,7 +79,7 @@ def _affine(x, layer):
 
 
 def engine_gradients(model, X, labels, output='softmax'):
-    """(loss, {'W1': ..., ...}) from loss.backward(); the model's ``.grad`` are left cleared."""
+    """(loss, {'layer1.weight': ..., ...}) from loss.backward(); the model's ``.grad`` are left cleared."""
     named = layer_parameters(model)
     model.zero_grad()
     loss = loss_fn(model(Tensor(X)), labels, output)
@@ -89,7 +92,7 @@ def engine_gradients(model, X, labels, output='softmax'):
 def numerical_gradients(model, X, labels, output='softmax', eps=1e-6, max_entries=None, seed=0):
     """Central differences (:func:`autograd_lite.numerical_grad`) of the model's own loss.
 
-    Returns {'W1': (index, values), ...}: ``index`` None and ``values`` of the parameter's
+    Returns {'layer1.weight': (index, values), ...}: ``index`` None and ``values`` of the parameter's
     shape when every entry was measured; for a parameter with more than ``max_entries``
     entries, a random sample of that many (``np.random.default_rng(seed)``): ``index`` its
     flat indices (k,), ``values`` (k,). Each measured entry costs two forward passes."""
@@ -123,7 +126,7 @@ def check_gradients(model, X, labels, output='softmax', atol=1e-8, rtol=1e-5, ma
     """Compare the hand-derived and the finite-difference gradients with the engine's.
 
     Finite differences measure at most ``max_entries`` random entries per parameter (the
-    rows of the report say so: ``W1[64 of 8192]``). Returns ``(hand_vs_engine,
+    rows of the report say so: ``layer1.weight[64 of 8192]``). Returns ``(hand_vs_engine,
     numeric_vs_engine, losses)``: two :class:`~autograd_lite.compare.GradientReport` and
     {'hand': loss, 'autograd': loss}."""
     hand_loss, hand = hand_gradients(model, X, labels, output)

@@ -2,6 +2,9 @@
 
 * :func:`load_split`: iris or digits, a stratified shuffled split, standardised with the
   training rows' mean and standard deviation.
+* :class:`Classifier`: the command's network, an MLP whose layers have names
+  (``layer1, act1, layer2``), so its parameters are ``layer1.weight``, ``layer1.bias``, ...
+  in the gradient table, the graph, the listing and weights.npz alike.
 * :func:`loss_fn`: the loss for an output layer: 'softmax' is cross-entropy on the scores,
   'sigmoid' is binary cross-entropy per class (one-vs-rest) on the scores.
 * :func:`train`: epochs of (mini)batch steps, stopped by :class:`DivergedError` when the
@@ -63,6 +66,43 @@ def load_split(name, seed=0, test_size=None):
     scaler = StandardScaler().fit(X_train)
     names = [str(c) for c in getattr(bunch, 'target_names', np.unique(bunch.target))]
     return Split(scaler.transform(X_train), y_train, scaler.transform(X_test), y_test, names)
+
+
+class Classifier(nn.Module):
+    """An MLP ``sizes[0] -> ... -> sizes[-1]`` (raw scores out) with named layers.
+
+    The k-th Linear layer is ``layerk`` and the activation after it ``actk``: for
+    ``[4, 8, 3]``, ``layer1, act1, layer2``, whose parameters are ``layer1.weight`` (4, 8),
+    ``layer1.bias`` (8,), ``layer2.weight`` (8, 3), ``layer2.bias`` (3,). The k is the k of a
+    hand derivation's ``W1, b1, W2, b2``, and the same name appears wherever a parameter
+    does (nn.MLP's are numbered by position in the Sequential instead, ``0.weight``,
+    ``2.weight``: the activations count too). Same weights as
+    ``nn.MLP(sizes, activation, bias=bias, seed=seed)``.
+
+    >>> [name for name, _ in Classifier([4, 8, 3]).named_parameters()]
+    ['layer1.weight', 'layer1.bias', 'layer2.weight', 'layer2.bias']
+    """
+
+    def __init__(self, sizes, activation='sigmoid', bias=True, seed=0):
+        mlp = nn.MLP(sizes, activation=activation, bias=bias, seed=seed)
+        self.sizes, self.activation = mlp.sizes, mlp.activation
+        names, k = [], 0
+        for layer in mlp:
+            k += isinstance(layer, nn.Linear)
+            name = f"{'layer' if isinstance(layer, nn.Linear) else 'act'}{k}"
+            setattr(self, name, layer)  # attributes in order: named_parameters() follows it
+            names.append(name)
+        self._order = tuple(names)
+
+    def forward(self, x):
+        for name in self._order:
+            x = getattr(self, name)(x)
+        return x
+
+    @property
+    def linears(self):
+        """The Linear layers, first to last (``layer1, layer2, ...``)."""
+        return [getattr(self, name) for name in self._order if name.startswith('layer')]
 
 
 def one_blas_thread():

@@ -30,7 +30,7 @@ DOT_TIMEOUT = 60  # seconds dot may take before it is stopped
 
 # A node statement of DOT text, e.g. ``t3 [label=...]`` (not graph/node/edge defaults,
 # edges, subgraphs, ``label=...`` attributes or to_dot's legend): the nodes of a picture.
-_NODE_STATEMENT = re.compile(r'^[ \t]*(?!(?:graph|node|edge|subgraph)\b|legend_)(?:"(?:[^"\\]|\\.)*"|[\w.]+)[ \t]*'
+_NODE_STATEMENT = re.compile(r'^[ \t]*(?!(?:graph|node|edge|subgraph|legend)\b)(?:"(?:[^"\\]|\\.)*"|[\w.]+)[ \t]*'
                              r'(?:\[|$)', re.M | re.I)
 
 

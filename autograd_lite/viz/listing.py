@@ -2,6 +2,7 @@
 
 Needs nothing installed and prints in any terminal::
 
+    # the graph that computed %2 (130, 8): 1 input, 1 parameter, 1 op, one tensor per line ...
     %0 x = input (130, 4) float64
     %1 W1 = parameter (4, 8) float64          # grad (4, 8) norm 0.213
     %2 = matmul(%0 x (130, 4), %1 W1 (4, 8)) -> (130, 8)
@@ -86,9 +87,11 @@ def graph_listing(*roots, show_grad=True, show_data=False, names=None):
     view = GraphView(roots, names, caller='graph_listing')
     leaves = [t for t in view.nodes if t._op is None]
     n_params = sum(1 for t in leaves if t._requires_grad)
-    header = (f"# graph of {', '.join(operand_text(view, r) for r in view.roots)}: "
+    # The header says what the lines are, for a reader who has never seen a listing.
+    header = (f"# the graph that computed {', '.join(operand_text(view, r) for r in view.roots)}: "
               f"{_count(len(leaves) - n_params, 'input')}, {_count(n_params, 'parameter')}, "
-              f"{_count(len(view.nodes) - len(leaves), 'op')}")
+              f"{_count(len(view.nodes) - len(leaves), 'op')}, one tensor per line in the order they "
+              "were made, so each line uses only lines above it")
     lines = [header]
     for t in view.nodes:
         line = node_line(view, t)

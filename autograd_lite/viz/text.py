@@ -124,3 +124,36 @@ def op_text(op_name, kw, brackets=False):
     if not shown:
         return text
     return text + (f"[{', '.join(shown)}]" if brackets else f"({', '.join(shown)})")
+
+
+# Ops whose operands can be swapped without changing the result: their edges need no labels.
+COMMUTATIVE = frozenset({'add', 'mul', 'maximum', 'minimum'})
+# What each operand of an order-sensitive op is, in argument order (edge labels), and the op
+# written as an expression of its operands (node labels): `X @ W` is never read as `W @ X`.
+_ROLES = {
+    'matmul': ('left', 'right'), 'sub': ('left', 'right'), 'div': ('left', 'right'), 'pow': ('left', 'right'),
+    'linear': ('x', 'weight', 'bias'), 'where': ('condition', 'x', 'y'),
+    'cross_entropy': ('scores', 'labels'), 'binary_cross_entropy_with_logits': ('scores', 'target'),
+    'mse_loss': ('input', 'target'),
+}
+_FORMULAS = {'matmul': '{} @ {}', 'sub': '{} - {}', 'div': '{} / {}', 'pow': '{} ** {}',
+             'linear': '{} @ {} + {}'}
+
+
+def operand_roles(op_name, n):
+    """Labels for the ``n`` operands of an op, or None where their order does not matter:
+    ``('left', 'right')`` for matmul, sub, div and pow; ``('x', 'weight', 'bias')`` for
+    linear; ``('1', '2', ...)`` for other ops of several operands."""
+    if n < 2 or op_name in COMMUTATIVE:
+        return None
+    roles = _ROLES.get(op_name, ())
+    return tuple(roles[i] if i < len(roles) else str(i + 1) for i in range(n))
+
+
+def formula_text(op_name, operands):
+    """The op as an expression of its operands' texts (``'X @ W'``), or None for an op
+    without an infix form."""
+    formula = _FORMULAS.get(op_name)
+    if formula is None or formula.count('{}') != len(operands):
+        return None
+    return formula.format(*operands)
