@@ -75,7 +75,7 @@ def _tgather(p, x):
     """x[index] in torch: a gather of the flat positions NumPy's indexing selects (any
     index NumPy accepts, negative steps and boolean masks included)."""
     positions = np.arange(int(np.prod(x.shape)), dtype=np.int64).reshape(tuple(x.shape))[p['index']]
-    positions = np.asarray(positions)
+    positions = np.array(positions)  # a copy: torch takes no negative strides
     return x.reshape(-1)[torch.as_tensor(positions.reshape(-1))].reshape(positions.shape)
 
 
@@ -636,3 +636,11 @@ def test_random_programs_match_torch_long(request):
     if not _long_run_selected(request.config):
         pytest.skip("the long fuzz run: select it with -m fuzz_long or AG_FUZZ_LONG=1")
     _long_run()
+
+
+def test_every_exported_op_is_drawn():
+    """A new op in autograd_lite.__all__ must be added to OPS (and a Builder.op_* if it needs one)."""
+    exported = {n for n in ag.__all__ if isinstance(getattr(ag, n), ag.Primitive)
+                or getattr(getattr(ag, n), '__module__', None) == 'autograd_lite.ops'}
+    drawn = {op.split('.')[-1] for op in OPS}
+    assert len(exported) >= 28 and sorted(exported - drawn) == []
