@@ -481,18 +481,6 @@ KNOWN = {
         'accepted (no error)',
     'compare_gradients-hand-a dict of a complex array':
         'accepted (no error)',
-    'save-path-None':
-        'TypeError: expected str, bytes or os.PathLike object, not NoneType (raised in autograd_lite.serialization.save, not by a raise in autograd_lite)',
-    'save-path-a dict':
-        'TypeError: expected str, bytes or os.PathLike object, not dict (raised in autograd_lite.serialization.save, not by a raise in autograd_lite)',
-    'save-path-a number':
-        'TypeError: expected str, bytes or os.PathLike object, not float (raised in autograd_lite.serialization.save, not by a raise in autograd_lite)',
-    'load-path-None':
-        'TypeError: expected str, bytes or os.PathLike object, not NoneType (raised in autograd_lite.serialization.load, not by a raise in autograd_lite)',
-    'load-path-a dict':
-        'TypeError: expected str, bytes or os.PathLike object, not dict (raised in autograd_lite.serialization.load, not by a raise in autograd_lite)',
-    'load-path-a number':
-        'TypeError: expected str, bytes or os.PathLike object, not float (raised in autograd_lite.serialization.load, not by a raise in autograd_lite)',
     'render_graph-root-None':
         'TypeError: to_dot: expected Tensors to draw the graph of, got NoneType (names none of render_graph, root)',
     'render_graph-root-a str':
@@ -507,14 +495,6 @@ KNOWN = {
         'TypeError: to_dot: expected Tensors to draw the graph of, got ndarray (names none of render_graph, root)',
     'render_graph-root-an object array':
         'TypeError: to_dot: expected Tensors to draw the graph of, got ndarray (names none of render_graph, root)',
-    'render_graph-path-None':
-        'TypeError: expected str, bytes or os.PathLike object, not NoneType (raised in pathlib._parse_args, not by a raise in autograd_lite)',
-    'render_graph-path-a dict':
-        'TypeError: expected str, bytes or os.PathLike object, not dict (raised in pathlib._parse_args, not by a raise in autograd_lite)',
-    'render_graph-path-a number':
-        'TypeError: expected str, bytes or os.PathLike object, not float (raised in pathlib._parse_args, not by a raise in autograd_lite)',
-    'render_graph-format-a dict':
-        "TypeError: unhashable type: 'dict' (raised in autograd_lite.viz.render._target, not by a raise in autograd_lite)",
     'detect_anomaly-enabled-a str':
         'accepted (no error)',
     'detect_anomaly-enabled-a dict':
@@ -723,10 +703,6 @@ KNOWN = {
         'accepted (no error)',
     'LogSoftmax-axis-a list of str':
         'accepted (no error)',
-    'SGD-params-None':
-        "TypeError: 'NoneType' object is not iterable (raised in autograd_lite.optim.__init__, not by a raise in autograd_lite)",
-    'Adam-params-None':
-        "TypeError: 'NoneType' object is not iterable (raised in autograd_lite.optim.__init__, not by a raise in autograd_lite)",
     'Tensor.reshape-shape-None':
         "TypeError: 'NoneType' object is not iterable (raised in autograd_lite.ops.reshape, not by a raise in autograd_lite)",
     'Tensor.reshape-shape-a negative size':

@@ -27,6 +27,10 @@ def _graph(root, to_dot_kwargs):
 
 
 def _target(path, format):
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"render_graph: path must be a str or os.PathLike, got {type(path).__name__} {path!r}")
+    if format is not None and not isinstance(format, str):
+        raise TypeError(f"render_graph: format must be a str such as 'svg', or None, got {type(format).__name__}")
     path = Path(path)
     suffix = path.suffix[1:].lower()
     if format is None:
