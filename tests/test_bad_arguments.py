@@ -481,20 +481,6 @@ KNOWN = {
         'accepted (no error)',
     'compare_gradients-hand-a dict of a complex array':
         'accepted (no error)',
-    'render_graph-root-None':
-        'TypeError: to_dot: expected Tensors to draw the graph of, got NoneType (names none of render_graph, root)',
-    'render_graph-root-a str':
-        'TypeError: to_dot: expected Tensors to draw the graph of, got str (names none of render_graph, root)',
-    'render_graph-root-a dict':
-        'TypeError: to_dot: expected Tensors to draw the graph of, got dict (names none of render_graph, root)',
-    'render_graph-root-a list of str':
-        'TypeError: to_dot: expected Tensors to draw the graph of, got str (names none of render_graph, root)',
-    'render_graph-root-a ragged list':
-        'TypeError: to_dot: expected Tensors to draw the graph of, got list (names none of render_graph, root)',
-    'render_graph-root-a complex array':
-        'TypeError: to_dot: expected Tensors to draw the graph of, got ndarray (names none of render_graph, root)',
-    'render_graph-root-an object array':
-        'TypeError: to_dot: expected Tensors to draw the graph of, got ndarray (names none of render_graph, root)',
     'detect_anomaly-enabled-a str':
         'accepted (no error)',
     'detect_anomaly-enabled-a dict':
