@@ -20,6 +20,7 @@ the long run, 5,000 random examples, is skipped unless selected:
 (``AG_FUZZ_LONG=20000`` sets the number of examples). A failure prints the program.
 """
 import os
+import re
 
 import numpy as np
 import pytest
@@ -618,7 +619,9 @@ def test_random_programs_match_torch(program):
 
 
 def _long_run_selected(config):
-    return 'fuzz_long' in (config.getoption('markexpr') or '') or bool(os.environ.get('AG_FUZZ_LONG'))
+    # -m fuzz_long (or an expression naming it, but not "not fuzz_long"), or the variable
+    named = re.search(r'(?<!not )\bfuzz_long\b', config.getoption('markexpr') or '')
+    return named is not None or bool(os.environ.get('AG_FUZZ_LONG'))
 
 
 _LONG = os.environ.get('AG_FUZZ_LONG', '')
