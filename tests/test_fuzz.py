@@ -399,7 +399,7 @@ class Builder:
         n = self.draw(st.integers(1, 3))
         options = [(k,), (k, n)]
         if x.ndim >= 2:  # batch dimensions that broadcast
-            options += [(1, k, n), (2, k, n) if x.ndim == 2 else (x.shape[0], k, n)]
+            options += [(1, k, n), (2, k, n) if x.ndim == 2 else (x.shape[-3], k, n)]
         shape = self.draw(st.sampled_from(options))
         y_op = self.pick(lambda v: v.shape == shape) if self.draw(st.booleans()) else None
         if y_op is None:
