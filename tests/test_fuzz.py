@@ -359,8 +359,8 @@ class Builder:
         lo, hi = self.value(lo_op), self.value(hi_op)
         # bounds that broadcast to x's shape: torch.clamp's backward cannot make x larger
         # (ag.clip can: tests/test_reliability.py checks that)
-        if not (_broadcasts(lo.shape, x.shape) and _broadcasts(hi.shape, x.shape)
-                and np.broadcast_shapes(lo.shape, hi.shape, x.shape) == x.shape):
+        if not all(_broadcasts(b.shape, x.shape) and np.broadcast_shapes(b.shape, x.shape) == x.shape
+                   for b in (lo, hi)):
             return None
         if (hi - lo).min() <= MARGIN or np.abs(x - lo).min() <= MARGIN or np.abs(x - hi).min() <= MARGIN:
             return None
