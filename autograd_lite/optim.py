@@ -44,6 +44,11 @@ class Optimizer:
         if hasattr(params, 'parameters') and callable(params.parameters):
             raise ValueError(f"{name}: params must be an iterable of tensors; pass model.parameters(), "
                              f"not the {type(params).__name__} itself")
+        try:
+            params = iter(params)
+        except TypeError:
+            raise TypeError(f"{name}: params must be an iterable of tensors, e.g. model.parameters(), "
+                            f"got {type(params).__name__}") from None
         self.params = list(params)
         if not self.params:
             raise ValueError(f"{name}: params is empty, so there is nothing to optimise (a weight kept as a "

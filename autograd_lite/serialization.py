@@ -37,11 +37,19 @@ def _arrays(obj):
     return out
 
 
+def _fspath(op, path):
+    """``path`` as a str (or bytes), or a TypeError naming the op."""
+    try:
+        return os.fspath(path)
+    except TypeError:
+        raise TypeError(f"{op}: path must be a str or os.PathLike, got {type(path).__name__} {path!r}") from None
+
+
 def save(obj, path):
     """Write a Module's ``state_dict()`` (or any dict name -> array or Tensor) to ``path``
     as an uncompressed ``.npz``. Returns the path."""
     arrays = _arrays(obj)
-    path = os.fspath(path)
+    path = _fspath('save', path)
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
         # Written member by member rather than with np.savez(**arrays): a key such as
@@ -75,8 +83,8 @@ def load(path):
     """Read an ``.npz`` written by :func:`save` (or ``np.savez``): a dict name -> ndarray,
     in the order saved. Nothing is unpickled: object arrays are refused. A file that is
     not such an archive raises :class:`LoadError` (a missing file: FileNotFoundError)."""
-    name = os.fspath(path)
-    with open(path, 'rb') as f:
+    name = _fspath('load', path)
+    with open(name, 'rb') as f:
         head = f.read(len(_NPY_START))
         if not head:
             raise LoadError(f"load: {name!r} is empty (0 bytes), not an .npz archive; was the save or the copy "

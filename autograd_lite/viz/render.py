@@ -11,6 +11,7 @@ import graphviz
 
 from .display import (GraphvizWarning, MAX_NODES, DOT_TIMEOUT, dot_available, node_count, run_dot, too_big,
                       warn_missing_dot)
+from ..tensor import Tensor
 from .dot import to_dot
 from .listing import graph_listing
 
@@ -23,10 +24,18 @@ def _graph(root, to_dot_kwargs):
             raise TypeError(f"render_graph: options {sorted(to_dot_kwargs)} apply to a Tensor, not to a ready Digraph")
         return root
     roots = tuple(root) if isinstance(root, (list, tuple)) else (root,)
+    for r in roots:  # here, so that the message names render_graph rather than to_dot
+        if not isinstance(r, Tensor):
+            raise TypeError(f"render_graph: expected a Tensor (or a list of them, or a graphviz.Digraph) to draw, "
+                            f"got {type(r).__name__}")
     return to_dot(*roots, **to_dot_kwargs)
 
 
 def _target(path, format):
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"render_graph: path must be a str or os.PathLike, got {type(path).__name__} {path!r}")
+    if format is not None and not isinstance(format, str):
+        raise TypeError(f"render_graph: format must be a str such as 'svg', or None, got {type(format).__name__}")
     path = Path(path)
     suffix = path.suffix[1:].lower()
     if format is None:
