@@ -381,6 +381,8 @@ def guard_saved_arrays(enabled=True):
     from now on, in every thread; returns the previous setting. Off, in-place writes are
     not caught (the optimizers' steps still are, by the version count)."""
     global _guard_on
+    if not isinstance(enabled, (bool, np.bool_)):
+        raise TypeError(f"guard_saved_arrays: enabled must be True or False, got {type(enabled).__name__} {enabled!r}")
     previous, _guard_on = _guard_on, bool(enabled)
     return previous
 
@@ -473,7 +475,11 @@ def _constant(x, op_name):
     """A constant operand as an ndarray: lists become float64, subclasses (np.matrix) plain."""
     if isinstance(x, (str, bytes)) or x is None:
         raise TypeError(f"{op_name}: expected a Tensor, number or array, got {type(x).__name__} {x!r}")
-    arr = np.asarray(x)
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError):
+        raise TypeError(f"{op_name}: cannot make an array from {type(x).__name__} {str(x)[:40]}: give a "
+                        "number, an array, or a rectangular nested list of numbers (rows of one length)") from None
     if arr.dtype.kind not in _NUMERIC:
         raise TypeError(f"{op_name}: expected real numeric data, got {type(x).__name__} of dtype {arr.dtype}; "
                         "autograd_lite differentiates real-valued functions (convert it, e.g. x.real or "
@@ -672,8 +678,10 @@ def _released_graph_error(t):
         "(or ag.grad) if you need to backpropagate twice.")
 
 
-def _root_grad(root, grad):
+def _root_grad(root, grad, caller='backward'):
     """The gradient that starts a backward pass at ``root`` (ones for a scalar)."""
+    if not isinstance(root, Tensor):
+        raise TypeError(f"{caller}: expected the output Tensor to differentiate, got {type(root).__name__}")
     if grad is None:
         if root.data.size != 1:
             raise RuntimeError(
@@ -681,7 +689,11 @@ def _root_grad(root, grad):
                 f"pass grad= an array of shape {root.shape} (e.g. ones to sum the output), "
                 "or reduce the output to a scalar first (e.g. loss.sum() or loss.mean())")
         return np.array(1, dtype=root.data.dtype).reshape(root.data.shape)  # np.ones_like costs more
-    g = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=root.data.dtype)
+    try:
+        g = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=root.data.dtype)
+    except (ValueError, TypeError):
+        raise TypeError(f"{caller}: grad must be an array of the output's shape {root.shape} (numbers), "
+                        f"got {type(grad).__name__} {str(grad)[:40]}") from None
     if g.shape != root.shape:
         raise ValueError(f"backward: grad has shape {g.shape} but the output has shape {root.shape}; "
                          "they must be equal")
@@ -694,7 +706,8 @@ def backward(root, grad=None, retain_graph=False):
     ``grad`` is the upstream gradient, required unless root has one element.
     The graph's saved arrays are released unless ``retain_graph=True``.
     """
-    _run((root,), (_root_grad(root, grad),), retain_graph, False)
+    root_grad = _root_grad(root, grad)  # (checks root first)
+    _run((root,), (root_grad,), retain_graph, False)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
@@ -704,8 +717,14 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     themselves differentiable (second derivatives, Hessian-vector products).
     ``retain_graph`` defaults to ``create_graph``.
     """
+    for what, given in (('outputs', outputs), ('inputs', inputs)):
+        if not isinstance(given, (Tensor, list, tuple)):
+            raise TypeError(f"grad: {what} must be a Tensor or a list of Tensors, got {type(given).__name__}")
     outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    for o in outputs:
+        if not isinstance(o, Tensor):
+            raise TypeError(f"grad: outputs must be Tensors, got {type(o).__name__}")
     if grad_outputs is None:
         grad_outputs = (None,) * len(outputs)
     elif isinstance(grad_outputs, (Tensor, np.ndarray, int, float, np.number)):
@@ -720,7 +739,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise ValueError("grad: every input must be a Tensor that requires grad")
     if retain_graph is None:
         retain_graph = create_graph
-    root_grads = [_root_grad(o, g) for o, g in zip(outputs, grad_outputs)]  # checks the shapes
+    root_grads = [_root_grad(o, g, 'grad') for o, g in zip(outputs, grad_outputs)]  # checks the shapes
     if create_graph:  # a Tensor grad_output stays in the graph (double-vjp: differentiate in it)
         root_grads = [given if isinstance(given, Tensor) else Tensor._make(g)
                       for given, g in zip(grad_outputs, root_grads)]

@@ -16,8 +16,10 @@ def _size(name, size):
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     for n in size:
-        if not isinstance(n, (int, np.integer)) or n < 0:
-            raise TypeError(f"ag.{name}: sizes are non-negative ints, e.g. ag.{name}(2, 3); got {size!r}")
+        if not isinstance(n, (int, np.integer)) or isinstance(n, (bool, np.bool_)):
+            raise TypeError(f"{name}: sizes are non-negative ints, e.g. ag.{name}(2, 3); got {size!r}")
+        if n < 0:
+            raise ValueError(f"{name}: sizes must not be negative, got {size!r}")
     return tuple(int(n) for n in size)
 
 
@@ -44,6 +46,12 @@ def rand(*size, dtype=None, requires_grad=False):
 
 def arange(start, end=None, step=1, dtype=None, requires_grad=False):
     """``np.arange(start, end, step)`` as a tensor: integers stay integers, as in PyTorch."""
+    for label, value in (('start', start), ('end', end), ('step', step)):
+        if (value is not None or label == 'start') and (not isinstance(value, (int, float, np.integer, np.floating))
+                                  or isinstance(value, (bool, np.bool_)) or not np.isfinite(value)):
+            raise TypeError(f"arange: {label} must be a finite number, got {type(value).__name__} {value!r}")
+    if step == 0:
+        raise ValueError("arange: step must not be 0")
     values = np.arange(start, step=step) if end is None else np.arange(start, end, step)
     return Tensor(values, dtype=dtype, requires_grad=requires_grad)
 
@@ -51,5 +59,7 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False):
 def manual_seed(seed):
     """Restart the generator of ``ag.randn`` and ``ag.rand``; returns it (a NumPy Generator)."""
     global _generator
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, (bool, np.bool_)) or seed < 0:
+        raise TypeError(f"manual_seed: seed must be a non-negative int, got {type(seed).__name__} {seed!r}")
     _generator = np.random.default_rng(seed)
     return _generator
