@@ -537,7 +537,7 @@ def test_pytorch_factories():
     assert ag.zeros(2, 3).tolist() == [[0.0] * 3] * 2 and ag.ones((2,), requires_grad=True).requires_grad
     assert ag.arange(3).tolist() == [0, 1, 2] and ag.arange(0.0, 1.0, 0.5).tolist() == [0.0, 0.5]
     assert 0 <= ag.rand(4).data.min() and ag.rand(4).data.max() < 1
-    with pytest.raises(TypeError, match=r"ag.zeros: sizes are non-negative ints, e.g. ag.zeros\(2, 3\); got \(2.5,\)"):
+    with pytest.raises(TypeError, match=r"zeros: sizes are non-negative ints, e.g. ag.zeros\(2, 3\); got \(2.5,\)"):
         ag.zeros(2.5)
 
 
