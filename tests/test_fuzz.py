@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, note, settings, strategies as st
 
 import autograd_lite as ag
 from autograd_lite.nn import functional as F
-from strategies import axes, shapes
+from strategies import _broadcasts, axes, shapes
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
@@ -208,14 +208,6 @@ def run(program, lib, inputs):
 
 def _fits(v):
     return v.size > 0 and np.all(np.isfinite(v)) and np.abs(v).max() <= BOUND
-
-
-def _broadcasts(a, b):
-    try:
-        np.broadcast_shapes(a, b)
-        return True
-    except ValueError:
-        return False
 
 
 class Builder:
