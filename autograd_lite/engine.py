@@ -42,9 +42,12 @@ class _GradMode(threading.local):
 
     def enter_scope(self, module):
         """Note that ``module``'s forward runs (inside the current scope); returns the scope
-        to give back to :meth:`leave_scope`."""
+        to give back to :meth:`leave_scope`. (It writes the fields as set() would: one call
+        fewer per module call.)"""
         outer = self.scope
-        self.set(self.enabled, (module,) if outer is None else outer + (module,))
+        scope = self.scope = (module,) if outer is None else outer + (module,)
+        if self.recording is not False:
+            self.recording = scope
         return outer
 
     def leave_scope(self, outer):
@@ -598,7 +601,7 @@ def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
             gx = None  # held by grads now: a stale name here would make _accumulate copy it
             if not retain_graph:  # free what the op saved, now that its gradient is out
                 t._inputs = t._input_arrays = None
-                if op.saves:
+                if op.unusual and op.saves:
                     del t._saved
                 if guarded:
                     _unguard(t)
