@@ -17,6 +17,7 @@ from .ops import (
 from . import nn, optim
 from .serialization import save, load
 from .viz import to_dot, render_graph, graph_listing
+from .codegen import backward_code, compile, CompileError
 
 
 def tensor(data, requires_grad=False, dtype=None, name=None):
@@ -34,5 +35,6 @@ __all__ = [
     'compare_gradients', 'check_backprop',
     'nn', 'optim', 'save', 'load',
     'to_dot', 'render_graph', 'graph_listing',
+    'backward_code', 'compile', 'CompileError',
     'detect_anomaly', 'strict_broadcasting', 'AnomalyError',
 ]
