@@ -160,8 +160,8 @@ class Ctx:
     def is_literal(self, i):
         return self.program.is_literal(self.node.inputs[i])
 
-    def index(self, index):
-        return self.program.index_text(index)
+    def index(self, index, as_value=False):
+        return self.program.index_text(index, as_value)
 
 
 class Template:
@@ -430,21 +430,16 @@ def _stack_fwd(ctx):
 def _getitem_grad(ctx):
     index = ctx.s['index']
     accumulate = _has_int_array(index)
-    text = ctx.index(index)
-    fill = f'np.add.at({{out}}, {_index_tuple(text, index)}, {ctx.g})' if accumulate else f'{{out}}[{text}] = {ctx.g}'
+    fill = (f'np.add.at({{out}}, {ctx.index(index, True)}, {ctx.g})' if accumulate
+            else f'{{out}}[{ctx.index(index)}] = {ctx.g}')
     return [f'{{out}} = np.zeros({ctx.shape[0]}, dtype={_dtype_text(ctx.out_dtype)})', fill]
 
 
 def _scatter_fwd(ctx):
     index, shape = ctx.s['index'], tuple(ctx.s['shape'])
-    text = ctx.index(index)
-    fill = (f'np.add.at({{out}}, {_index_tuple(text, index)}, {ctx.x[0]})' if _has_int_array(index)
-            else f'{{out}}[{text}] = {ctx.x[0]}')
+    fill = (f'np.add.at({{out}}, {ctx.index(index, True)}, {ctx.x[0]})' if _has_int_array(index)
+            else f'{{out}}[{ctx.index(index)}] = {ctx.x[0]}')
     return [f'{{out}} = np.zeros({shape}, dtype={_dtype_text(ctx.dtype[0])})', fill]
-
-
-def _index_tuple(text, index):
-    return f'({text})' if isinstance(index, tuple) else text
 
 
 def _has_int_array(index):
@@ -618,6 +613,17 @@ class _Leaf:
         return self.tensor.data if self.tensor is not None else self.value
 
 
+def _leaf_hint(op, i):
+    """A name for an unnamed input that needs no gradient, from where it is used."""
+    if op.name in ('matmul', 'linear') and i == 0:
+        return 'X'
+    if op.name == 'cross_entropy' and i == 1:
+        return 'labels'
+    if op.name in ('mse_loss', 'binary_cross_entropy_with_logits') and i == 1:
+        return 'target'
+    return 'c'
+
+
 def identifier(name):
     """A tensor's name as a Python identifier: '0.weight' -> 'p0_weight', 'W1' -> 'W1'."""
     text = re.sub(r'\W+', '_', str(name)).strip('_') or 'v'
@@ -695,7 +701,7 @@ class Program:
         if isinstance(x, Tensor):
             v = self._value_of.get(id(x))
             if v is None:
-                v = _Leaf(x, None, 'x')
+                v = _Leaf(x, None, _leaf_hint(op, i))
                 self._value_of[id(x)] = v
                 self.leaves.append(v)
             return v
@@ -704,8 +710,7 @@ class Program:
         key = id(x)
         v = self._value_of.get(key)
         if v is None:
-            hint = 'labels' if op.name in ('cross_entropy', 'nll_loss') and i == 1 else 'c'
-            v = _Leaf(None, x, hint)
+            v = _Leaf(None, x, _leaf_hint(op, i))
             self._value_of[key] = v
             self.leaves.append(v)
         return v
@@ -724,7 +729,7 @@ class Program:
                     unnamed += 1
                     given = f'w{unnamed}'
                 else:
-                    given = 'X' if leaf.tensor is not None else leaf.hint
+                    given = leaf.hint
             leaf.name = self.fresh(identifier(given))
         layer, counters = 0, {}
         for node in self.nodes:
@@ -758,6 +763,9 @@ class Program:
         return name
 
     def constant(self, value, hint):
+        for name, known in self.constants:  # the same array (an index used forward and backward): one name
+            if known is value:
+                return name
         name = self.fresh(hint)
         self.constants.append((name, value))
         return name
@@ -793,14 +801,18 @@ class Program:
             return f'{self.literal_text(value)} / {n}'  # Python divides float64 as NumPy does
         return self.literal_text(np.asarray(value, dtype=self.root_dtype) / n)
 
-    def index_text(self, index):
+    def index_text(self, index, as_value=False):
+        """Source for an index: ``1:3, idx`` inside brackets, or (``as_value``) an expression
+        such as ``(slice(1, 3, None), idx)`` that np.add.at takes."""
         parts = index if isinstance(index, tuple) else (index,)
         texts = []
         for p in parts:
             if p is None:
                 texts.append('None')
             elif p is Ellipsis:
-                texts.append('...')
+                texts.append('Ellipsis' if as_value else '...')
+            elif isinstance(p, slice) and as_value:
+                texts.append(f'slice({p.start!r}, {p.stop!r}, {p.step!r})')
             elif isinstance(p, slice):
                 texts.append(':'.join('' if b is None else repr(int(b)) for b in (p.start, p.stop))
                              + ('' if p.step is None else f':{int(p.step)}'))
@@ -809,7 +821,8 @@ class Program:
             else:
                 texts.append(self.constant(np.asarray(p), 'index'))
         if isinstance(index, tuple):
-            return ', '.join(texts) + (',' if len(texts) == 1 else '') if texts else '()'
+            text = ', '.join(texts) + (',' if len(texts) == 1 else '') if texts else '()'
+            return f'({text})' if as_value and texts else text
         return texts[0]
 
     # which gradients are needed ----------------------------------------------------------------
@@ -1188,19 +1201,23 @@ class Compiled:
         return Tensor._make(np.asarray(loss.data))
 
     def _settle(self, first, now, args):
-        """Values computed outside autograd_lite's ops (NumPy on the arguments, random
-        numbers) are frozen into the code. A second recording with other argument values
-        shows whether they depend on the arguments: then compiling cannot be trusted."""
-        for (name, old), (_, new) in zip(first.suspects, now.suspects):
-            if not (old.shape == new.shape and np.array_equal(old, new, equal_nan=True)):
+        """Arrays made during a call other than by autograd_lite's ops (plain NumPy on the
+        arguments, random numbers, F.one_hot) are frozen into the code. A second recording
+        shows which they are: the same array object (a constant the function holds) is
+        fine; equal values in a new array are constants once the arguments have changed (or
+        when there are none); other values mean the code cannot stand for the function."""
+        for (name, old, old_copy), (_, new, _) in zip(first.suspects, now.suspects):
+            if new is old:
+                continue
+            if not (old_copy.shape == new.shape and np.array_equal(old_copy, new, equal_nan=True)):
                 raise CompileError(
-                    f"compile: the value {name} (shape {old.shape}) is computed from the arguments or changes "
-                    "between calls outside autograd_lite's ops (plain NumPy, random numbers, F.one_hot), so "
-                    "the generated code would freeze it; pass it to the function as an argument, or compute "
-                    "it with autograd_lite ops")
-        same_args = all(_same(a, b) for a, b in zip(first.arg_copies, now.arg_copies))
-        if not same_args:
-            now.trusted = True  # other arguments, same frozen values: they are constants
+                    f"compile: the value {name} (shape {old_copy.shape}) is computed from the arguments or "
+                    "changes between calls outside autograd_lite's ops (plain NumPy, random numbers, "
+                    "F.one_hot), so the generated code would freeze it; pass it to the function as an "
+                    "argument, or compute it with autograd_lite ops")
+        arrays = [a for a in now.arg_copies if isinstance(a, np.ndarray)]
+        if not arrays or not all(_same(a, b) for a, b in zip(first.arg_copies, now.arg_copies)):
+            now.trusted = True
         return now
 
     def _arg_binding_names(self, args):
@@ -1249,6 +1266,7 @@ class Compiled:
                 env[f'_o{i}'] = a
                 guard += [f'if {n} is not _o{i}:', '    return _MISS']
         feed, suspects, holders = [], [], {}
+        known = _held_by(self.fn)
         values = dict((leaf.name, leaf) for leaf in program.leaves)
         constants = dict(program.constants)
         for k, name in enumerate(params):
@@ -1271,8 +1289,8 @@ class Compiled:
             else:  # made during the call, not from the arguments by an op: frozen into the code
                 env[f'_c{k}'] = data
                 feed.append(f'_c{k}')
-                if np.ndim(data):
-                    suspects.append((name, np.array(data, copy=True)))
+                if np.ndim(data) and id(data) not in known:
+                    suspects.append((name, data, np.array(data, copy=True)))
         returns = [leaf.grad for leaf in wanted]
         call = f'_fb({", ".join(feed)})'
         lines = [f'def _values({", ".join(anames)}):'] + ['    ' + g for g in guard]
@@ -1326,6 +1344,33 @@ class Compiled:
         return _compare(float(np.asarray(loss.data)), got[0], reference, dict(zip(names, got[1])),
                         self.rtol, self.atol, "compile(check=True): the compiled function disagrees with the "
                         "eager one")
+
+
+def _held_by(fn):
+    """ids of the arrays ``fn`` holds before any call: in its closure and defaults, in the
+    globals it names, and one attribute level down (a model's buffers). Those are constants
+    read by reference, not values made during the call."""
+    objects = [c.cell_contents for c in (getattr(fn, '__closure__', None) or ()) if _filled(c)]
+    objects += list(getattr(fn, '__defaults__', None) or ())
+    code, glob = getattr(fn, '__code__', None), getattr(fn, '__globals__', {})
+    if code is not None:
+        objects += [glob[n] for n in code.co_names if n in glob]
+    found = set()
+    for obj in objects:
+        for v in [obj] + (list(vars(obj).values()) if hasattr(obj, '__dict__') and not isinstance(obj, type) else []):
+            if isinstance(v, np.ndarray):
+                found.add(id(v))
+            elif isinstance(v, Tensor):
+                found.add(id(v.data))
+    return found
+
+
+def _filled(cell):
+    try:
+        cell.cell_contents
+        return True
+    except ValueError:
+        return False
 
 
 def _same(a, b):
