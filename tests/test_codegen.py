@@ -672,3 +672,57 @@ def test_what_cannot_be_compiled_says_which():
     with pytest.raises(ag.CompileError, match="has a hook"):
         fn()
     W._hooks = None
+
+
+def test_has_aux_returns_the_scores_too():
+    model, X, y = _mlp_setup()
+
+    @ag.compile(has_aux=True)
+    def fn(X, y):
+        scores = model(ag.Tensor(X))
+        return F.cross_entropy(scores, y), scores
+
+    for _ in range(2):
+        loss, scores = fn(X, y)
+    np.testing.assert_allclose(scores.data, model(ag.Tensor(X)).data, rtol=1e-15)
+    assert not scores.requires_grad and fn.recordings == 1
+    with pytest.raises(TypeError, match=r"compile\(has_aux=True\): the function must return \(loss, aux\)"):
+        ag.compile(lambda: F.cross_entropy(model(ag.Tensor(X)), y), has_aux=True)()
+
+
+# -- the CLI: --compile, backprop.py -------------------------------------------------------------------
+def test_cli_backprop_py_runs_alone_and_prints_the_tables_gradients(tmp_path, capsys):
+    """backprop.py in --out runs with NumPy alone (a fresh interpreter, in another folder) and
+    prints the untrained network's gradients: those the generated-code table compared, equal
+    to autograd_lite's to 1e-12; --compile trains to the same numbers as the eager run."""
+    import ast
+    import subprocess
+    import sys
+    pytest.importorskip('sklearn')
+    from autograd_lite.demo import cli, hand_backprop, training
+    out = tmp_path / 'run'
+    assert cli.main(['iris', '--epochs', '3', '--compile', '--out', str(out)]) == 0
+    text = capsys.readouterr().out
+    assert 'gradient  code shape  autograd shape' in text and 'generated code = autograd_lite' in text
+    assert 'recorded 1 time' in text
+    compiled_metrics = (out / 'metrics.json').read_text()
+    result = subprocess.run([sys.executable, '-I', str(out / 'backprop.py')], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    printed = {}
+    for line in result.stdout.splitlines():
+        name, rest = line.split(' ', 1)
+        printed[name] = float(rest) if name == 'loss' else np.array(ast.literal_eval(rest.split(') ', 1)[1]))
+    data = training.load_split('iris', seed=0)
+    model = nn.MLP([4, 8, 3], activation='sigmoid', seed=0).name_parameters()
+    loss, auto = hand_backprop.engine_gradients(model, data.X_train, data.y_train)
+    assert printed['loss'] == pytest.approx(loss, abs=1e-12)
+    assert sorted(printed) == sorted(['loss', 'W1', 'b1', 'W2', 'b2'])
+    for name, g in auto.items():
+        np.testing.assert_allclose(printed[name], g, rtol=0, atol=1e-12)
+    # the eager run trains to the same loss curve
+    eager = tmp_path / 'eager'
+    assert cli.main(['iris', '--epochs', '3', '--out', str(eager)]) == 0
+    capsys.readouterr()
+    assert (eager / 'loss.csv').read_text() == (out / 'loss.csv').read_text()
+    assert '"code_vs_autograd"' in compiled_metrics
