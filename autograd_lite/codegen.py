@@ -641,7 +641,7 @@ class Program:
 
     def __init__(self, root, names=None, trace=None, arg_names=None, where='backward_code', extras=()):
         self.where, self.extras = where, tuple(extras)
-        self.names = {}  # taken names
+        self.names, self._next = {}, {}  # taken names; the next number to try per hint
         self.literals = {}  # id -> literal text for Python numbers in inputs
         self.constants = []  # (name, value) arrays passed as parameters
         self.leaves, self.nodes = [], []
@@ -759,10 +759,12 @@ class Program:
                 node.name = self.fresh('t')
 
     def fresh(self, hint):
-        name, k = hint, 1
+        """A name not yet taken: ``hint``, else ``hint2``, ``hint3``, ... (``z1_2`` after a digit)."""
+        name, k = hint, self._next.get(hint, 1)
         while name in self.names:
             k += 1
             name = f'{hint}{k}' if not hint[-1].isdigit() else f'{hint}_{k}'
+        self._next[hint] = k
         self.names[name] = True
         return name
 
