@@ -311,7 +311,9 @@ def _spread(ctx, g, g_literal=None):
     """The reduced gradient repeated over x's shape (ops._spread)."""
     shape = ctx.shape[0]
     if g_literal is not None:
-        return f'np.full({shape}, {g_literal}, dtype={_dtype_text(ctx.program.root_dtype)})'
+        dtype = ctx.program.root_dtype
+        return f'np.full({shape}, {g_literal})' if dtype == np.float64 else \
+            f'np.full({shape}, {g_literal}, dtype={_dtype_text(dtype)})'
     axis, keepdims = ctx.s.get('axis'), ctx.s.get('keepdims')
     kept = g if axis is None or keepdims else _kept(ctx, g)
     return f'np.broadcast_to({kept}, {shape})'
@@ -577,6 +579,8 @@ _INLINE_INTO = frozenset({'sigmoid', 'tanh', 'relu', 'exp', 'log', 'sqrt', 'abs'
 # ops whose gradient rules return the output's shape, summed back to each input's by the engine
 _BROADCASTING = frozenset({'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'where', 'linear',
                            'binary_cross_entropy_with_logits'})
+# names for other unnamed outputs, by op
+_HINTS = {'sub': 'diff', 'div': 'ratio', 'sum': 'total', 'mean': 'avg', 'exp': 'ex', 'log': 'lg'}
 # names for unnamed outputs: the layer's pre-activation z<k>, its activation a<k>
 _PRE = frozenset({'matmul', 'linear'})
 _ACT = frozenset({'sigmoid', 'tanh', 'relu'})
@@ -735,7 +739,7 @@ class Program:
                 else:
                     given = leaf.hint
             leaf.name = self.fresh(identifier(given))
-        layer, counters = 0, {}
+        layer = 0
         for node in self.nodes:
             t, kind = node.tensor, node.op.name
             given = names.get(id(t)) or t.name
@@ -748,15 +752,24 @@ class Program:
                 node.name = self.fresh('loss')
             elif kind in _PRE:
                 node.name = self.fresh(f'z{layer}')
+            elif kind == 'add' and self._is_auto_product(node.inputs[0], layer):
+                # X @ W1 + b1 as two ops: the sum is the layer's z1, the product X @ W1 xw1
+                product = node.inputs[0]
+                node.name, product.name = product.name, self.fresh(f'xw{layer}')
             elif kind in _ACT:
                 node.name = self.fresh(f'a{layer}')
             elif kind == 'softmax':
                 node.name = self.fresh('probs')
             elif kind == 'log_softmax':
                 node.name = self.fresh('logp')
+            elif kind == 'pow' and node.inputs[1] == 2 and self.is_literal(node.inputs[1]):
+                node.name = self.fresh('sq')
             else:
-                counters[kind] = counters.get(kind, 0) + 1
-                node.name = self.fresh('t')
+                node.name = self.fresh(_HINTS.get(kind, 't'))
+
+    def _is_auto_product(self, v, layer):
+        return (isinstance(v, _Node) and v.op.name == 'matmul' and v.tensor.name is None
+                and v.name == f'z{layer}' and v.tensor is not self.root)
 
     def fresh(self, hint):
         """A name not yet taken: ``hint``, else ``hint2``, ``hint3``, ... (``z1_2`` after a digit)."""
@@ -950,7 +963,7 @@ class Program:
 
     def _grad_name(self, v):
         if v.gname is None:
-            if isinstance(v, _Node) and v.tensor.name is None and v.op.name in _PRE and v.name == f'z{v.layer}':
+            if isinstance(v, _Node) and v.tensor.name is None and v.name == f'z{v.layer}':
                 hint = f'delta{v.layer}'  # a layer's pre-activation: the delta of hand-derived backprop
             else:
                 hint = f'd{v.name}'

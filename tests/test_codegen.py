@@ -396,7 +396,7 @@ def test_seed_network_code_reads_like_the_hand_derived_backprop():
                       'a1 = 1.0 / (1.0 + np.exp(-z1))  # (130, 8)',
                       'z2 = a1 @ W2  # (130, 1)',
                       'y_hat = 1.0 / (1.0 + np.exp(-z2))  # (130, 1)',
-                      'delta2 = dt * y_hat * (1 - y_hat)  # (130, 1)',       # the output's delta
+                      'delta2 = ddiff * y_hat * (1 - y_hat)  # (130, 1)',    # the output's delta
                       'dW2 = a1.T @ delta2  # (8, 1)',
                       'delta1 = (delta2 @ W2.T) * a1 * (1 - a1)  # (130, 8)',  # the hidden delta
                       'dW1 = X.T @ delta1  # (4, 8)',
@@ -419,7 +419,7 @@ def test_bias_sum_and_a_value_used_twice_are_written_out():
     z1 = X @ W1 + b1
     loss = (ag.tanh(z1) * z1).mean()
     code = ag.backward_code(loss)
-    assert 'db1 = dt.sum(axis=0)  # (130, 8) -> (8,)' in code or '.sum(axis=0)  # (130, 8) -> (8,)' in code
+    assert 'db1 = delta1.sum(axis=0)  # (130, 8) -> (8,)' in code
     assert 'accumulated' in code  # z1 feeds tanh and the product: its gradient is a sum of two
     _check_code_equals_engine(code, loss, [W1, b1])
 
@@ -726,3 +726,13 @@ def test_cli_backprop_py_runs_alone_and_prints_the_tables_gradients(tmp_path, ca
     capsys.readouterr()
     assert (eager / 'loss.csv').read_text() == (out / 'loss.csv').read_text()
     assert '"code_vs_autograd"' in compiled_metrics
+
+
+def test_the_docs_page_shows_what_backward_code_prints():
+    from pathlib import Path
+    page = (Path(__file__).resolve().parents[1] / 'docs' / 'codegen.md').read_text(encoding='utf-8')
+    shown = page.split('<!-- generated: seed network -->\n```python\n', 1)[1].split('```\n<!-- end generated -->')[0]
+    example = page.split('```python\n', 1)[1].split('```', 1)[0].replace('print(ag.backward_code(J))', '')
+    namespace = {}
+    exec(example, namespace)
+    assert str(ag.backward_code(namespace['J'])) == shown
