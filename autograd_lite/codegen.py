@@ -274,7 +274,7 @@ def _matmul_grad(side):
         else:
             expr, prod_shape, want, final = f'{a2}.swapaxes(-1, -2) @ {g2}', None, sb2, sb
         gs2 = np.broadcast_shapes(sa2[:-2], sb2[:-2]) + (want[-2], want[-1])
-        expr = _unbroadcast_text(expr, gs2, want)[0]
+        expr = _unbroadcast_text(expr, gs2, want, ctx.program.fast)[0]
         if tuple(want) != tuple(final):
             expr = f'{_paren(expr)}.reshape({tuple(final)})'
         return expr
@@ -283,6 +283,8 @@ def _matmul_grad(side):
 
 def _linear_fwd(ctx):
     x, w, b = ctx.x
+    if ctx.program.fast and ctx.dtype[2] == ctx.out_dtype and ctx.shape[2] == ctx.out_shape[-1:]:
+        return [f'{{out}} = {_paren(x)} @ {_paren(w)}', f'{{out}} += {b}']  # as the engine: one array
     return f'{_paren(x)} @ {_paren(w)} + {_paren(b)}'
 
 
@@ -295,8 +297,23 @@ def _linear_grad_weight(ctx):
 
 
 # -- templates: reductions -------------------------------------------------------------------------
+_UFUNC = {'sum': 'np.add', 'max': 'np.maximum', 'min': 'np.minimum', 'mean': 'np.add'}
+
+
 def _reduce_fwd(method):
-    return lambda ctx: f'{_paren(ctx.x[0])}{_reduce_call(method, ctx.s.get("axis"), ctx.s.get("keepdims"))}'
+    def template(ctx):
+        axis, keepdims = ctx.s.get('axis'), ctx.s.get('keepdims')
+        if not ctx.program.fast:
+            return f'{_paren(ctx.x[0])}{_reduce_call(method, axis, keepdims)}'
+        # [speed] the ufunc's reduce: what ndarray.sum calls through a Python wrapper (and what
+        # the engine's forwards call); mean as the engine computes it for float32 and float64
+        call = f'{_UFUNC[method]}.reduce({ctx.x[0]}, axis={_axis_text(axis)}{", keepdims=True" if keepdims else ""})'
+        if method == 'mean':
+            if ctx.dtype[0].kind != 'f' or ctx.dtype[0].itemsize < 4:
+                return f'{_paren(ctx.x[0])}{_reduce_call(method, axis, keepdims)}'
+            return f'{call} / {_count(ctx.shape[0], axis)}'
+        return call
+    return template
 
 
 def _kept(ctx, g):
@@ -382,7 +399,7 @@ def _transpose_grad(ctx):
     return f'{_paren(ctx.g)}.transpose({tuple(int(a) for a in np.argsort(axes))})'
 
 
-def _unbroadcast_text(expr, shape, want):
+def _unbroadcast_text(expr, shape, want, fast=False):
     """``expr`` (of ``shape``) summed back to ``want`` as engine.unbroadcast does: the code
     and a note ``(130, 8) -> (8,)``, or the note None when nothing is summed."""
     shape, want = tuple(shape), tuple(want)
@@ -392,16 +409,17 @@ def _unbroadcast_text(expr, shape, want):
     now = shape
     if extra:
         axis = 0 if extra == 1 else tuple(range(extra))
-        expr = f'{_paren(expr)}.sum(axis={axis!r})'
+        expr = f'np.add.reduce({expr}, axis={axis!r})' if fast else f'{_paren(expr)}.sum(axis={axis!r})'
         now = shape[extra:]
     axes = tuple(i for i, n in enumerate(want) if n == 1 and now[i] != 1)
     if axes:
-        expr = f'{_paren(expr)}.sum(axis={axes!r}, keepdims=True)'
+        expr = (f'np.add.reduce({expr}, axis={axes!r}, keepdims=True)' if fast
+                else f'{_paren(expr)}.sum(axis={axes!r}, keepdims=True)')
     return expr, f'{shape} -> {want}'
 
 
 def _broadcast_to_grad(ctx):
-    return _unbroadcast_text(ctx.g, ctx.out_shape, ctx.shape[0])[0]
+    return _unbroadcast_text(ctx.g, ctx.out_shape, ctx.shape[0], ctx.program.fast)[0]
 
 
 def _section(ctx, index):
@@ -450,7 +468,40 @@ def _has_int_array(index):
 
 
 # -- templates: losses ------------------------------------------------------------------------------
+def _by_rows(ufunc, x, c, out):
+    """``ufunc.reduce(x, axis=1)`` of (N, C) x as the engine's _by_rows computes it: C - 1
+    column operations when 2 <= C <= 4 (the same numbers), else the reduction."""
+    if c > 4 or c < 2:
+        return [f'{out} = {ufunc}.reduce({x}, axis=1)']
+    lines = [f'{out} = {ufunc}({x}[:, 0], {x}[:, 1])']
+    return lines + [f'{ufunc}({out}, {x}[:, {j}], out={out})' for j in range(2, c)]
+
+
+def _cross_entropy_fast(ctx):
+    """[speed] The engine's forward: flat indices of the labelled entries (row starts are a
+    constant of the shape), the row maximum and sums by columns when C <= 4, exp in place."""
+    x, labels, reduction = ctx.x[0], ctx.x[1], ctx.s.get('reduction', 'mean')
+    n, c = ctx.shape[0]
+    starts = ctx.program.constant(np.arange(0, n * c, c, dtype=np.intp), 'row_starts', made=True)
+    m, e, total, at = ctx.tmp('m'), ctx.tmp('e'), ctx.tmp('total'), ctx.tmp('at')
+    losses, picked = ctx.program.fresh('losses'), ctx.program.fresh('picked')
+    lines = _by_rows('np.maximum', x, c, m)
+    lines += [f'{e} = {x} - {m}[:, None]',
+              f'{at} = {starts} + {labels}' if ctx.dtype[1] == np.intp else
+              f'{at} = {starts} + {labels}.astype(np.intp)',
+              f'{picked} = {e}.reshape(-1)[{at}]',
+              f'np.exp({e}, out={e})']
+    lines += _by_rows('np.add', e, c, total)
+    lines += [f'{losses} = np.log({total})', f'{losses} -= {picked}']
+    if reduction == 'none':
+        return lines + [f'{{out}} = {losses}']
+    reduced = f'np.add.reduce({losses}, axis=None)'
+    return lines + [f'{{out}} = {reduced} / {n}' if reduction == 'mean' else f'{{out}} = {reduced}']
+
+
 def _cross_entropy_fwd(ctx):
+    if ctx.program.fast:
+        return _cross_entropy_fast(ctx)
     x, labels, reduction = ctx.x[0], ctx.x[1], ctx.s.get('reduction', 'mean')
     n = ctx.shape[0][0]
     shifted, e, total, rows = ctx.tmp('shifted'), ctx.tmp('e'), ctx.tmp('total'), ctx.tmp('rows')
@@ -464,9 +515,12 @@ def _cross_entropy_fwd(ctx):
 
 
 def _cross_entropy_grad(ctx):
-    e, total, rows = ctx.saved['e'], ctx.saved['total'], ctx.saved['rows']
+    e, total = ctx.saved['e'], ctx.saved['total']
     labels, reduction, n = ctx.x[1], ctx.s.get('reduction', 'mean'), ctx.shape[0][0]
-    lines = [f'{{out}} = {e} / {total}[:, None]', f'{{out}}[{rows}, {labels}] -= 1']
+    if ctx.program.fast:
+        lines = [f'{{out}} = {e} / {total}[:, None]', f'{{out}}.reshape(-1)[{ctx.saved["at"]}] -= 1']
+    else:
+        lines = [f'{{out}} = {e} / {total}[:, None]', f'{{out}}[{ctx.saved["rows"]}, {labels}] -= 1']
     if reduction == 'mean':
         if ctx.g_literal is not None:
             scale = ctx.program.divided(ctx.g_literal, n)
@@ -490,6 +544,12 @@ def _mse_fwd(ctx):
     x, y = (_paren(v) for v in ctx.x)
     diff = ctx.tmp('diff')
     reduction = ctx.s.get('reduction', 'mean')
+    if ctx.program.fast:  # [speed] as the engine: the square in place, the reduce without wrappers
+        sq = ctx.program.fresh('sq')
+        lines = [f'{diff} = {x} - {y}', f'{sq} = {diff} * {diff}']
+        n = int(np.prod(ctx.shape[0]))
+        return lines + [{'mean': f'{{out}} = np.add.reduce({sq}, axis=None) / {n}',
+                         'sum': f'{{out}} = np.add.reduce({sq}, axis=None)', 'none': f'{{out}} = {sq}'}[reduction]]
     square = f'{diff} * {diff}'
     reduced = {'mean': f'({square}).mean()', 'sum': f'({square}).sum()', 'none': square}[reduction]
     return [f'{diff} = {x} - {y}', f'{{out}} = {reduced}']
@@ -501,10 +561,57 @@ def _mse_grad(sign):
         factor = f'2.0 / {n}' if ctx.s.get('reduction', 'mean') == 'mean' else '2.0'
         factor = _float_text(2.0 / n) if ctx.s.get('reduction', 'mean') == 'mean' else '2.0'
         expr = f'{ctx.saved["diff"]} * {factor}'
-        if not (ctx.g_literal == 1.0 and not ctx.program.mixed):
+        times_g = not (ctx.g_literal == 1.0 and not ctx.program.mixed)
+        if ctx.program.fast and not ctx.program.mixed:
+            lines = [f'{{out}} = {expr}'] + ([f'{{out}} *= {ctx.g}'] if times_g else [])
+            return lines if sign > 0 else lines + ['np.negative({out}, out={out})']
+        if times_g:
             expr = f'{expr} * {_paren(ctx.g)}'
         return expr if sign > 0 else f'-({expr})'
     return template
+
+
+def _sigmoid_fwd(ctx):
+    if not ctx.program.fast:
+        return f'1.0 / (1.0 + np.exp(-{_paren(ctx.x[0])}))'
+    # [speed] the same four ufuncs, in place: one array instead of four
+    return ['{out} = np.negative(%s)' % ctx.x[0], 'np.exp({out}, out={out})', '{out} += 1.0',
+            'np.divide(1.0, {out}, out={out})']
+
+
+def _owned(ctx):
+    """May the gradient's array be overwritten? (fast code only: an array made for this op's
+    gradient alone, in the one dtype of the program)"""
+    return ctx.program.fast and ctx.g_owned and not ctx.program.mixed
+
+
+def _times_in_place(ctx, factors):
+    """``g * f1 * f2 ...`` in the engine's order, as statements that reuse g's array when
+    this op owns it, else make one array."""
+    if _owned(ctx):
+        lines = [f'{{out}} = {ctx.g}']
+    else:
+        lines = [f'{{out}} = {_paren(ctx.g)} * {_paren(factors[0])}']
+        factors = factors[1:]
+    return lines + [f'{{out}} *= {f}' for f in factors]
+
+
+def _sigmoid_grad(ctx):
+    if not ctx.program.fast or ctx.program.mixed:
+        return f'{_paren(ctx.g)} * {ctx.ans} * (1 - {ctx.ans})'
+    return _times_in_place(ctx, [ctx.ans, f'1 - {ctx.ans}'])
+
+
+def _relu_grad(ctx):
+    if not ctx.program.fast or ctx.program.mixed:
+        return f'{_paren(ctx.g)} * ({ctx.x[0]} > 0)'
+    return _times_in_place(ctx, [f'({ctx.x[0]} > 0)'])
+
+
+def _tanh_grad(ctx):
+    if not ctx.program.fast or ctx.program.mixed:
+        return f'{_paren(ctx.g)} * (1 - {ctx.ans} * {ctx.ans})'
+    return _times_in_place(ctx, [f'(1 - {ctx.ans} * {ctx.ans})'])
 
 
 def _elementwise(fwd, vjp):
@@ -527,10 +634,9 @@ TEMPLATES = {
     'log': _elementwise('np.log({0})', lambda c: f'{_paren(c.g)} / {c.x[0]}'),
     'sqrt': _elementwise('np.sqrt({0})', lambda c: f'{_paren(c.g)} * 0.5 / {c.ans}'),
     'abs': _elementwise('np.abs({0})', lambda c: f'{_paren(c.g)} * np.sign({c.x[0]})'),
-    'tanh': _elementwise('np.tanh({0})', lambda c: f'{_paren(c.g)} * (1 - {c.ans} * {c.ans})'),
-    'sigmoid': _elementwise(lambda c: f'1.0 / (1.0 + np.exp(-{_paren(c.x[0])}))',
-                            lambda c: f'{_paren(c.g)} * {c.ans} * (1 - {c.ans})'),
-    'relu': _elementwise('np.maximum({0}, 0)', lambda c: f'{_paren(c.g)} * ({c.x[0]} > 0)'),
+    'tanh': _elementwise('np.tanh({0})', _tanh_grad),
+    'sigmoid': _elementwise(_sigmoid_fwd, _sigmoid_grad),
+    'relu': _elementwise('np.maximum({0}, 0)', _relu_grad),
     'maximum': Template('np.maximum({0}, {1})', (lambda c: f'{_paren(c.g)} * {_tie_mask(c.x[0], c.x[1], c.g_dtype)}',
                                                  lambda c: f'{_paren(c.g)} * {_tie_mask(c.x[1], c.x[0], c.g_dtype)}')),
     'minimum': Template('np.minimum({0}, {1})', (lambda c: f'{_paren(c.g)} * {_tie_mask(c.x[1], c.x[0], c.g_dtype)}',
@@ -643,11 +749,13 @@ class Program:
     order, leaves, names. ``trace`` (from :func:`compile`) holds ops observed with no graph
     (under ``no_grad``, on data) by their output array's id, so they are computed too."""
 
-    def __init__(self, root, names=None, trace=None, arg_names=None, where='backward_code', extras=()):
-        self.where, self.extras = where, tuple(extras)
+    def __init__(self, root, names=None, trace=None, arg_names=None, where='backward_code', extras=(),
+                 fast=False):
+        self.where, self.extras, self.fast = where, tuple(extras), fast
         self.names, self._next = {}, {}  # taken names; the next number to try per hint
         self.literals = {}  # id -> literal text for Python numbers in inputs
         self.constants = []  # (name, value) arrays passed as parameters
+        self.made = set()  # the names of those the writer made itself (row indices of a shape)
         self.leaves, self.nodes = [], []
         self.root_dtype = root.data.dtype
         self._collect(root, names or {}, trace or {}, arg_names or {})
@@ -781,12 +889,16 @@ class Program:
         self.names[name] = True
         return name
 
-    def constant(self, value, hint):
+    def constant(self, value, hint, made=False):
+        """A constant array as a parameter of the function; ``made``: one the code writer made
+        from the shapes (not the function's own value), so compile need not check it."""
         for name, known in self.constants:  # the same array (an index used forward and backward): one name
             if known is value:
                 return name
         name = self.fresh(hint)
         self.constants.append((name, value))
+        if made:
+            self.made.add(name)
         return name
 
     # reading ------------------------------------------------------------------------------------
@@ -919,6 +1031,8 @@ class Program:
         ctx.g = node.grad if node.grad is not None else self.literal_text(node.grad_literal)
         ctx.g_literal = None if node.grad_literal is None else float(node.grad_literal)
         ctx.g_dtype = node.dtype
+        # the gradient's array was made for this op alone, which reads it once (one input)
+        ctx.g_owned = node.grad_fresh and node.grad is not None and len(node.inputs) == 1
         for i, v in enumerate(node.inputs):
             if not (isinstance(v, (_Node, _Leaf)) and v.needs_grad and self._flows(node, i)):
                 continue
@@ -937,7 +1051,7 @@ class Program:
             note = None
             if node.op.name in _BROADCASTING and (node.op.name != 'linear' or i == 2):
                 # the rule's result has the output's shape (linear: the bias's only)
-                code, note = _unbroadcast_text(code, node.shape, v.shape)
+                code, note = _unbroadcast_text(code, node.shape, v.shape, self.fast)
                 if note is not None:
                     fresh = True
             self._contribute(body, v, code, fresh, note)
@@ -1047,7 +1161,7 @@ def _names_of(names):
     return {id(t): n for t, n in dict(names).items()}
 
 
-def backward_code(loss, names=None, function_name='forward_backward'):
+def backward_code(loss, names=None, function_name='forward_backward', fast=False):
     """The source of a NumPy function computing ``loss`` and the gradients of every leaf
     that requires grad, from the recorded graph of ``loss`` (before ``backward()``, or
     after ``backward(retain_graph=True)``).
@@ -1057,6 +1171,8 @@ def backward_code(loss, names=None, function_name='forward_backward'):
     identifiers: ``0.weight`` -> ``p0_weight``) or a mapping ``{tensor: 'W1'}``; otherwise
     each tensor's ``.name`` is used. The function's parameters are the graph's leaves
     (inputs, parameters, constant arrays); it returns ``(loss, {name: gradient})``.
+    ``fast=True`` writes the code :func:`compile` runs: the same numbers, with arrays
+    updated in place and reductions called without NumPy's Python wrappers.
 
     >>> W = ag.Tensor(np.ones((4, 1)), requires_grad=True, name='W')
     >>> loss = (ag.Tensor(np.ones((3, 4)), name='X') @ W).sum()
@@ -1067,7 +1183,7 @@ def backward_code(loss, names=None, function_name='forward_backward'):
     if loss.data.size != 1:
         raise ValueError(f"backward_code: the loss must have one element, got shape {loss.shape}; "
                          "reduce it first, e.g. loss.sum() or loss.mean()")
-    program = Program(loss, _names_of(names))
+    program = Program(loss, _names_of(names), fast=fast)
     source, params, wanted = program.write(function_name)
     args = {leaf.name: leaf.data for leaf in program.leaves}
     args.update(program.constants)
@@ -1188,9 +1304,11 @@ class Compiled:
         finally:
             engine.set_op_observer(before)
         self._aux_kind = aux
-        program = Program(loss, {}, trace, self._arg_binding_names(args), where='compile',
+        program = Program(loss, {}, trace, self._arg_binding_names(args), where='compile', fast=True,
                           extras=aux if isinstance(aux, tuple) else (aux,) if aux is not None else ())
         source, params, wanted = program.write('forward_backward')
+        if program.constants:
+            source, params = _with_constants(source, 'forward_backward', params, program.constants)
         leaves = [leaf for leaf in program.leaves if leaf.requires_grad]
         # the engine's gradients, not accumulated yet: what this call stores, and the reference
         found = engine._run((loss,), (engine._root_grad(loss, None),), False, False,
@@ -1328,7 +1446,7 @@ class Compiled:
             else:  # made during the call, not from the arguments by an op: frozen into the code
                 env[f'_c{k}'] = data
                 feed.append(f'_c{k}')
-                if np.ndim(data) and id(data) not in known:
+                if np.ndim(data) and id(data) not in known and name not in program.made:
                     suspects.append((name, data, np.array(data, copy=True)))
         returns = [leaf.grad for leaf in wanted]
         call = f'_fb({", ".join(feed)})'
