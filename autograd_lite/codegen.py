@@ -33,7 +33,6 @@ import threading
 import numpy as np
 
 from . import debug, engine
-from .engine import Primitive
 from .tensor import Tensor
 
 __all__ = ['backward_code', 'compile', 'Compiled', 'GeneratedCode', 'CompileError', 'TEMPLATES']
@@ -270,9 +269,9 @@ def _matmul_grad(side):
         else:
             g2, a2, b2, sa2, sb2 = g, a, b, sa, sb
         if side == 0:
-            expr, prod_shape, want, final = f'{g2} @ {b2}.swapaxes(-1, -2)', None, sa2, sa
+            expr, want, final = f'{g2} @ {b2}.swapaxes(-1, -2)', sa2, sa
         else:
-            expr, prod_shape, want, final = f'{a2}.swapaxes(-1, -2) @ {g2}', None, sb2, sb
+            expr, want, final = f'{a2}.swapaxes(-1, -2) @ {g2}', sb2, sb
         gs2 = np.broadcast_shapes(sa2[:-2], sb2[:-2]) + (want[-2], want[-1])
         expr = _unbroadcast_text(expr, gs2, want, ctx.program.fast)[0]
         if tuple(want) != tuple(final):
@@ -558,7 +557,6 @@ def _mse_fwd(ctx):
 def _mse_grad(sign):
     def template(ctx):
         n = int(np.prod(ctx.shape[0]))
-        factor = f'2.0 / {n}' if ctx.s.get('reduction', 'mean') == 'mean' else '2.0'
         factor = _float_text(2.0 / n) if ctx.s.get('reduction', 'mean') == 'mean' else '2.0'
         expr = f'{ctx.saved["diff"]} * {factor}'
         times_g = not (ctx.g_literal == 1.0 and not ctx.program.mixed)
@@ -695,7 +693,7 @@ _ACT = frozenset({'sigmoid', 'tanh', 'relu'})
 # -- the program: a recorded graph as values and nodes ----------------------------------------------
 class _Node:
     __slots__ = ('tensor', 'op', 'inputs', 'static', 'name', 'shape', 'dtype', 'differentiable',
-                 'saved', 'grad', 'grad_literal', 'grad_fresh', 'uses', 'needs_grad', 'layer', 'created', 'gname')
+                 'saved', 'grad', 'grad_literal', 'grad_fresh', 'uses', 'needs_grad', 'layer', 'gname')
 
     def __init__(self, tensor, op, inputs, static, differentiable):
         self.tensor, self.op, self.inputs, self.static = tensor, op, tuple(inputs), dict(static or {})
@@ -703,7 +701,7 @@ class _Node:
         self.differentiable = differentiable  # False: computed with no graph (no_grad, detach)
         self.saved, self.grad, self.grad_literal, self.grad_fresh = {}, None, None, True
         self.uses, self.needs_grad, self.name, self.layer = 0, False, None, 0
-        self.created, self.gname = tensor._created, None
+        self.gname = None
 
 
 class _Leaf:
@@ -753,7 +751,6 @@ class Program:
                  fast=False):
         self.where, self.extras, self.fast = where, tuple(extras), fast
         self.names, self._next = {}, {}  # taken names; the next number to try per hint
-        self.literals = {}  # id -> literal text for Python numbers in inputs
         self.constants = []  # (name, value) arrays passed as parameters
         self.made = set()  # the names of those the writer made itself (row indices of a shape)
         self.leaves, self.nodes = [], []
@@ -1033,6 +1030,8 @@ class Program:
         template = TEMPLATES[node.op.name]
         ctx = Ctx(self, node)
         ctx.g = node.grad if node.grad is not None else self.literal_text(node.grad_literal)
+        if ctx.g.startswith('-'):
+            ctx.g = f'({ctx.g})'
         ctx.g_literal = None if node.grad_literal is None else float(node.grad_literal)
         ctx.g_dtype = node.dtype
         # the gradient's array was made for this op alone, which reads it once (one input)
@@ -1106,7 +1105,7 @@ class Program:
                 v.grad, v.grad_fresh = code, False
                 return
             if (v.uses == 1 and isinstance(v, _Node) and v.op.name in _INLINE_INTO
-                    and note is None and not self._keeps_name(v)):
+                    and note is None):
                 v.grad, v.grad_fresh = _paren(code), fresh  # written inline where it is used
                 return
             name = self._grad_name(v)
@@ -1116,9 +1115,6 @@ class Program:
             name = self._grad_name(v)
             body.append(f'{name} = {v.grad} + {_paren(code) if not bare else code}  # {comment}, accumulated')
             v.grad, v.grad_fresh = name, True
-
-    def _keeps_name(self, v):
-        return False
 
 
 _TOKEN = re.compile(r'[A-Za-z_]\w*')
@@ -1302,6 +1298,11 @@ class Compiled:
                                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         except (TypeError, ValueError):
             self._arg_names = []
+
+    def reset(self):
+        """Forget every recording: the next call records ``fn`` again (after a change that
+        compile cannot see, such as a layer added to a model that ``fn`` uses)."""
+        self._cache, self._latest = {}, None
 
     @property
     def source(self):
