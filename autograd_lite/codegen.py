@@ -1299,6 +1299,13 @@ class Compiled:
         except (TypeError, ValueError):
             self._arg_names = []
 
+    def __get__(self, obj, owner=None):
+        """As a method's decorator: the instance is the first argument (the same instance
+        keeps its recordings; another instance records its own)."""
+        if obj is None:
+            return self
+        return functools.partial(self.__call__, obj)
+
     def reset(self):
         """Forget every recording: the next call records ``fn`` again (after a change that
         compile cannot see, such as a layer added to a model that ``fn`` uses)."""

@@ -737,3 +737,33 @@ def test_the_docs_page_shows_what_backward_code_prints():
     namespace = {}
     exec(example, namespace)
     assert str(ag.backward_code(namespace['J'])) == shown
+
+
+def test_a_compiled_method_and_the_digits_command_with_a_sigmoid_output(tmp_path, capsys):
+    class Net(nn.Module):
+        def __init__(self):
+            self.layer = nn.Linear(4, 3, seed=0)
+
+        @ag.compile
+        def loss(self, X, y):
+            return F.cross_entropy(self.layer(ag.Tensor(X)), y)
+
+    net = Net()
+    X, y = np.random.default_rng(0).standard_normal((6, 4)), np.arange(6) % 3
+    net.loss(X, y)
+    net.zero_grad()
+    net.loss(X, y)
+    got = net.layer.weight.grad
+    net.zero_grad()
+    F.cross_entropy(net.layer(ag.Tensor(X)), y).backward()
+    np.testing.assert_allclose(got, net.layer.weight.grad, rtol=1e-12)
+    assert Net.loss.recordings == 1
+    pytest.importorskip('sklearn')
+    from autograd_lite.demo import cli
+    args = ['digits', '--hidden', '16', '--epochs', '1', '--output', 'sigmoid', '--out']
+    assert cli.main(args + [str(tmp_path / 'compiled'), '--compile']) == 0
+    text = capsys.readouterr().out
+    assert 'recorded 2 times: one per batch size' in text  # 1437 rows: batches of 64 and a last of 29
+    assert cli.main(args + [str(tmp_path / 'eager')]) == 0
+    capsys.readouterr()
+    assert (tmp_path / 'compiled' / 'loss.csv').read_text() == (tmp_path / 'eager' / 'loss.csv').read_text()
