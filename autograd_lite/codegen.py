@@ -756,7 +756,7 @@ class Program:
         self.leaves, self.nodes = [], []
         self.root_dtype = root.data.dtype
         self._collect(root, names or {}, trace or {}, arg_names or {})
-        floats = {n.dtype for n in self.nodes if n.dtype.kind == 'f'}
+        floats = {v.dtype for v in self.nodes + self.leaves if v.dtype.kind == 'f'}
         self.mixed = len(floats | {self.root_dtype}) > 1
         self._name_all(names or {}, arg_names or {})
 
@@ -1100,6 +1100,15 @@ class Program:
         if v.grad_literal is not None:  # an earlier known number joins as an array
             v.grad = self.literal_text(v.grad_literal)
             v.grad_literal = None
+        if isinstance(v, _Leaf) and self.mixed:
+            # dtypes mix: as the engine keeps .grad, each share cast into the leaf's dtype and added there
+            name = self._grad_name(v)
+            if v.grad is None:
+                body.append(f'{name} = np.array({code}, dtype={_dtype_text(v.dtype)})  # {comment}')
+            else:
+                body.append(f'{name} += {code}  # {comment}, accumulated')
+            v.grad, v.grad_fresh = name, True
+            return
         if v.grad is None:
             if v.uses == 1 and bare:  # the same array under another name: no statement
                 v.grad, v.grad_fresh = code, False
@@ -1369,7 +1378,7 @@ class Compiled:
         if got is _MISS:
             raise CompileError("compile: the generated step refused the arguments it was recorded with "
                                "(a bug in autograd_lite.codegen; please report it with fn)")
-        _compare(float(np.asarray(loss.data)), got[0], reference, dict(zip([w.name for w in wanted], got[1])),
+        _compare(loss.data, got[0], reference, dict(zip([w.name for w in wanted], got[1])),
                  self.rtol * 1e3, self.atol * 1e3, "compile: the generated code disagrees with the engine "
                  "(a bug in autograd_lite.codegen; please report it)")
         if suspects:
@@ -1551,7 +1560,7 @@ class Compiled:
                             wanted=set(leaf.tensor for leaf in leaves))
         names = [leaf.name for leaf in leaves if found.get(leaf.tensor) is not None]
         reference = {leaf.name: found.get(leaf.tensor) for leaf in leaves if found.get(leaf.tensor) is not None}
-        return _compare(float(np.asarray(loss.data)), got[0], reference, dict(zip(names, got[1])),
+        return _compare(loss.data, got[0], reference, dict(zip(names, got[1])),
                         self.rtol, self.atol, "compile(check=True): the compiled function disagrees with the "
                         "eager one")
 

@@ -237,7 +237,10 @@ def _engine_grads(loss, leaves):
     for x in leaves:
         x.grad = None
     loss.backward(retain_graph=True)
-    return {x: x.grad for x in leaves}
+    grads = {x: None if x.grad is None else x.grad.copy() for x in leaves}
+    for x in leaves:
+        x.grad = None
+    return grads
 
 
 def _assert_close(got, want, what):
@@ -767,3 +770,25 @@ def test_a_compiled_method_and_the_digits_command_with_a_sigmoid_output(tmp_path
     assert cli.main(args + [str(tmp_path / 'eager')]) == 0
     capsys.readouterr()
     assert (tmp_path / 'compiled' / 'loss.csv').read_text() == (tmp_path / 'eager' / 'loss.csv').read_text()
+
+
+def test_a_loss_of_shape_1_1_and_mixed_dtypes():
+    x = ag.Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True, name='x')
+    w = ag.Tensor(np.linspace(-1, 1, 3).astype(np.float32), requires_grad=True, name='w')
+    for fn in (lambda: (x * x).sum(keepdims=True),
+               lambda: ((x * w.astype(np.float64)).sum() * 0.5 + (w * np.float32(3.0)).sum()).astype(np.float32)):
+        loss = fn()
+        code = ag.backward_code(loss)
+        value, grads = code.run()
+        want = _engine_grads(loss, [x, w])
+        _assert_close(value, loss.data, 'loss')
+        for t in (x, w):
+            if want[t] is not None:
+                _assert_close(grads[t.name], want[t], t.name)
+        compiled = ag.compile(fn)
+        compiled()
+        x.grad = w.grad = None
+        compiled()
+        for t in (x, w):
+            if want[t] is not None:
+                _assert_close(t.grad, want[t], t.name)
