@@ -684,7 +684,8 @@ _INLINE_INTO = frozenset({'sigmoid', 'tanh', 'relu', 'exp', 'log', 'sqrt', 'abs'
 _BROADCASTING = frozenset({'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'where', 'linear',
                            'binary_cross_entropy_with_logits'})
 # names for other unnamed outputs, by op
-_HINTS = {'sub': 'diff', 'div': 'ratio', 'sum': 'total', 'mean': 'avg', 'exp': 'ex', 'log': 'lg'}
+_HINTS = {'sub': 'diff', 'div': 'ratio', 'sum': 'total', 'mean': 'avg', 'exp': 'ex', 'log': 'lg',
+          'binary_cross_entropy_with_logits': 'losses', 'mse_loss': 'losses', 'cross_entropy': 'losses'}
 # names for unnamed outputs: the layer's pre-activation z<k>, its activation a<k>
 _PRE = frozenset({'matmul', 'linear'})
 _ACT = frozenset({'sigmoid', 'tanh', 'relu'})

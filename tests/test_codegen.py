@@ -302,10 +302,37 @@ def test_backward_code_of_each_primitive_equals_the_engine(name):
                       min_size=1, max_size=5), seed=seeds())
 def test_generated_programs_equal_the_engine(names, seed):
     """Chains of random ops on one (3, 4) input and a (4,) parameter, each op's output fed to
-    the next (values reused, broadcast): the executed code against the engine's gradients."""
+    the next (values reused, broadcast): the executed code, and the compiled program, against
+    the engine's gradients."""
     rng = np.random.default_rng(seed)
     x = ag.Tensor(rng.uniform(0.5, 2.0, (3, 4)), requires_grad=True, name='x')
     b = ag.Tensor(rng.uniform(-1.0, 1.0, (4,)), requires_grad=True, name='b')
+    loss = _program(names, seed, x, b)
+    code = ag.backward_code(loss)
+    value, grads = code.run()
+    want = _engine_grads(loss, [x, b])
+    _assert_close(value, loss.data, 'loss')
+    for t in (x, b):
+        if want[t] is not None:
+            _assert_close(grads[t.name], want[t], f'{t.name}\n{code}')
+    # compiled: new x at each call (the constant matrices made inside are checked on the
+    # second call, which has other arguments; the third runs the generated code)
+    compiled = ag.compile(lambda x, b: _program(names, seed, x, b))
+    for k in range(3):
+        xk = ag.Tensor(rng.uniform(0.5, 2.0, (3, 4)), requires_grad=True, name='x')
+        b.grad = None
+        loss = compiled(xk, b)
+    got = {xk: xk.grad, b: b.grad}
+    eager = _program(names, seed, xk, b)
+    want = _engine_grads(eager, [xk, b])
+    _assert_close(loss.data, eager.data, 'compiled loss')
+    for t in (xk, b):
+        if want[t] is not None:
+            _assert_close(got[t], want[t], f'compiled {t.name}\n{compiled.source}')
+
+
+def _program(names, seed, x, b):
+    rng = np.random.default_rng(seed + 1)
     h, made = x, [x]
     for name in names:
         if name in ('add', 'sub', 'mul', 'maximum'):
@@ -328,18 +355,11 @@ def test_generated_programs_equal_the_engine(names, seed):
         elif name == 'broadcast_to':
             h = ops.broadcast_to(h, (2,) + h.shape).sum(axis=0)
         elif name == 'where':
-            h = ops.where(x.data > 1.0, h, b)
+            h = ops.where(rng.random(h.shape) < 0.5, h, b)  # (a mask from x.data would change with x)
         else:
             h = getattr(ops, name)(h)
         made.append(h)
-    loss = (h * h).sum() if h.ndim else h * h
-    code = ag.backward_code(loss)
-    value, grads = code.run()
-    want = _engine_grads(loss, [x, b])
-    _assert_close(value, loss.data, 'loss')
-    for t in (x, b):
-        if want[t] is not None:
-            _assert_close(grads[t.name], want[t], f'{t.name}\n{code}')
+    return (h * h).sum() if h.ndim else h * h
 
 
 @settings(max_examples=25, deadline=None)
