@@ -1456,7 +1456,8 @@ class Compiled:
             elif isinstance(a, np.ndarray):
                 arg_of_array[id(a)] = i
         anames = [f'a{i}' for i in range(len(args))]
-        guard = ['if not _mode.enabled or _debug.anomaly:', '    return _MISS']
+        # (the debug modes check ops as they run: under them each call runs fn eagerly)
+        guard = ['if not _mode.enabled or _debug.anomaly or _debug.strict:', '    return _MISS']
         for i, a in enumerate(args):
             n = anames[i]
             if isinstance(a, Tensor):

@@ -812,3 +812,13 @@ def test_a_loss_of_shape_1_1_and_mixed_dtypes():
         for t in (x, w):
             if want[t] is not None:
                 _assert_close(t.grad, want[t], t.name)
+
+
+def test_strict_broadcasting_still_finds_the_bug_in_a_compiled_function():
+    w = ag.Tensor(np.ones(4), requires_grad=True, name='w')
+    compiled = ag.compile(lambda y: ((w * 2.0)[:, None] - ag.Tensor(y)).sum())  # (4, 1) - (4,): (4, 4)
+    compiled(np.ones(4))
+    compiled(np.ones(4))
+    with ag.strict_broadcasting():
+        with pytest.raises(ag.ShapeError, match="sub"):
+            compiled(np.ones(4))
