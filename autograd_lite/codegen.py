@@ -316,9 +316,10 @@ def _reduce_fwd(method):
 
 
 def _kept(ctx, g):
-    """g with the reduced axes back as size 1 (ops._kept)."""
+    """g with the reduced axes back as size 1 (ops._kept); a known number stays a number
+    (it broadcasts as the engine's (1, ..., 1) array does)."""
     axis, keepdims = ctx.s.get('axis'), ctx.s.get('keepdims')
-    if keepdims:
+    if keepdims or (g == ctx.g and ctx.g_literal is not None):
         return g
     return f'{_paren(g)}.reshape({_kept_shape(ctx.shape[0], axis)})'
 
@@ -1150,6 +1151,8 @@ def _free_dead_values(body, kept):
     dead = {}
     for name, i in last.items():
         if name not in kept:
+            while i + 1 < len(body) and (body[i + 1].startswith((' ', 'else', 'elif'))):
+                i += 1  # not inside an if/else block: after it
             dead.setdefault(i, []).append(name)
     out = []
     for i, line in enumerate(body):

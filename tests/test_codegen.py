@@ -822,3 +822,14 @@ def test_strict_broadcasting_still_finds_the_bug_in_a_compiled_function():
     with ag.strict_broadcasting():
         with pytest.raises(ag.ShapeError, match="sub"):
             compiled(np.ones(4))
+
+
+@pytest.mark.parametrize('reduce', ['sum', 'mean', 'max', 'min', 'logsumexp'])
+def test_a_reduction_as_the_loss(reduce):
+    """The loss's own gradient is the number 1: reductions spread it without an array."""
+    x = ag.Tensor(np.random.default_rng(0).uniform(-1, 1, (3, 4)), requires_grad=True, name='x')
+    for axis in (None, (0, 1)):
+        loss = getattr(ops, reduce)(x, axis=axis)
+        for fast in (False, True):
+            value, grads = ag.backward_code(loss, fast=fast).run()
+            _assert_close(grads['x'], _engine_grads(loss, [x])[x], f'{reduce} {axis} {fast}')
