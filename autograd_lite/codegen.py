@@ -32,7 +32,8 @@ import threading
 
 import numpy as np
 
-from . import debug, engine
+from . import debug, engine, ops
+from .nn import functional as _functional
 from .tensor import Tensor
 
 __all__ = ['backward_code', 'compile', 'Compiled', 'GeneratedCode', 'CompileError', 'TEMPLATES']
@@ -127,6 +128,23 @@ def _count(shape, axis):
     return n
 
 
+# -- which version of a rule the engine has ---------------------------------------------------------
+# A few rules changed as the engine grew (what they do at NaN, at an exponent of 0, clip's
+# bounds as inputs). The templates follow the rules of the engine they are imported with,
+# told apart by what the rules do, so that the code always gives the engine's numbers.
+def _gives(rule, *args):
+    with np.errstate(all='ignore'):
+        return np.asarray(rule(*args))
+
+
+_ONE, _NAN = np.ones(1), np.array([np.nan])
+_ABS_NAN_TO_ZERO = _gives(ops.abs.vjps[0], _ONE, None, _NAN)[0] == 0        # sign(x), 0 at NaN
+_RELU_NAN_PASSES = _gives(ops.relu.vjps[0], _ONE, None, _NAN)[0] == 1       # ~(x <= 0)
+_POW_ZERO_EXPONENT = hasattr(ops, '_pow_base_grad')                          # exponent 1 where y == 0
+_CLIP_BOUNDS_ARE_INPUTS = not isinstance(ops.clip, engine.Primitive)         # clip(x, low, high)
+_BCE_FACTOR = bool(np.isfinite(_gives(_functional._bce_logits.fwd, np.array([np.inf]), np.array([1.0]))[0]))
+
+
 # -- the context a template sees -------------------------------------------------------------------
 class Ctx:
     """What one op's templates see: ``x[i]`` the source of input i (a name or a literal),
@@ -204,8 +222,13 @@ def _pow_base_grad(ctx):
         if isinstance(y, (int, float)) and not isinstance(y, bool):
             if y == 2:  # x ** 1 is x exactly: the same numbers as the engine's rule
                 return f'{_paren(ctx.g)} * 2 * {_paren(base)}'
-            return f'{_paren(ctx.g)} * {power} * {_paren(base)} ** {literal(y - 1)}'
-    return f'{_paren(ctx.g)} * {_paren(power)} * {_paren(base)} ** ({power} - 1)'
+            exponent = 1.0 if y == 0 and _POW_ZERO_EXPONENT else y - 1
+            return f'{_paren(ctx.g)} * {power} * {_paren(base)} ** {literal(exponent)}'
+    if not _POW_ZERO_EXPONENT:
+        return f'{_paren(ctx.g)} * {_paren(power)} * {_paren(base)} ** ({power} - 1)'
+    exponent = ctx.program.fresh('exponent')  # the gradient is 0 where the exponent is 0
+    return [f'{exponent} = np.where({power} == 0, 1.0, {power} - 1) if np.any({power} == 0) else {power} - 1',
+            f'{{out}} = {_paren(ctx.g)} * {_paren(power)} * {_paren(base)} ** {exponent}']
 
 
 def _pow_exponent_grad(ctx):
@@ -236,6 +259,14 @@ def _clip_grad(ctx):
     if not parts:
         return f'{_paren(ctx.g)} * np.ones({ctx.shape[0]}, dtype=bool)'
     return f'{_paren(ctx.g)} * {" & ".join(parts) if len(parts) == 1 else "(" + " & ".join(parts) + ")"}'
+
+
+def _clip_masks(ctx):
+    """Where clip(x, low, high) = min(max(x, low), high) sends the gradient: to x inside
+    [low, high], to low below it, to high above it or where high < low."""
+    x, low, high = ctx.x
+    return (f'(({x} >= {low}) & ({x} <= {high}))', f'(({x} < {low}) & ({low} < {high}))',
+            f'(({x} > {high}) | ({high} < {low}))')
 
 
 def _static_value(ctx, v):
@@ -463,8 +494,8 @@ def _scatter_fwd(ctx):
 
 
 def _has_int_array(index):
-    parts = index if isinstance(index, tuple) else (index,)
-    return any(isinstance(p, (list, np.ndarray)) and np.asarray(p).dtype.kind in 'iu' for p in parts)
+    """Whether the engine accumulates with np.add.at for this index (ops' own test)."""
+    return ops._has_int_array(index)
 
 
 # -- templates: losses ------------------------------------------------------------------------------
@@ -537,7 +568,11 @@ def _cross_entropy_grad(ctx):
 
 def _bce_logits_fwd(ctx):
     x, y = (_paren(v) for v in ctx.x)
-    return f'np.maximum({x}, 0) - {x} * {y} + np.log1p(np.exp(-np.abs({x})))'
+    if not _BCE_FACTOR:
+        return f'np.maximum({x}, 0) - {x} * {y} + np.log1p(np.exp(-np.abs({x})))'
+    factor = ctx.program.fresh('factor')  # x (1 - y) or -x y, 0 where that factor is 0 (x = +-inf)
+    return [f'{factor} = np.where({x} >= 0, 1 - {y}, -{y})',
+            f'{{out}} = np.where({factor} == 0, 0.0, {x} * {factor}) + np.log1p(np.exp(-np.abs({x})))']
 
 
 def _mse_fwd(ctx):
@@ -602,9 +637,10 @@ def _sigmoid_grad(ctx):
 
 
 def _relu_grad(ctx):
+    mask = f'~({ctx.x[0]} <= 0)' if _RELU_NAN_PASSES else f'({ctx.x[0]} > 0)'
     if not ctx.program.fast or ctx.program.mixed:
-        return f'{_paren(ctx.g)} * ({ctx.x[0]} > 0)'
-    return _times_in_place(ctx, [f'({ctx.x[0]} > 0)'])
+        return f'{_paren(ctx.g)} * {mask}'
+    return _times_in_place(ctx, [mask])
 
 
 def _tanh_grad(ctx):
@@ -632,7 +668,8 @@ TEMPLATES = {
     'exp': _elementwise('np.exp({0})', lambda c: _mul_g(c, c.ans)),
     'log': _elementwise('np.log({0})', lambda c: f'{_paren(c.g)} / {c.x[0]}'),
     'sqrt': _elementwise('np.sqrt({0})', lambda c: f'{_paren(c.g)} * 0.5 / {c.ans}'),
-    'abs': _elementwise('np.abs({0})', lambda c: f'{_paren(c.g)} * np.sign({c.x[0]})'),
+    'abs': _elementwise('np.abs({0})', lambda c: f'{_paren(c.g)} * np.nan_to_num(np.sign({c.x[0]}), nan=0.0)'
+                        if _ABS_NAN_TO_ZERO else f'{_paren(c.g)} * np.sign({c.x[0]})'),
     'tanh': _elementwise('np.tanh({0})', _tanh_grad),
     'sigmoid': _elementwise(_sigmoid_fwd, _sigmoid_grad),
     'relu': _elementwise('np.maximum({0}, 0)', _relu_grad),
@@ -640,7 +677,9 @@ TEMPLATES = {
                                                  lambda c: f'{_paren(c.g)} * {_tie_mask(c.x[1], c.x[0], c.g_dtype)}')),
     'minimum': Template('np.minimum({0}, {1})', (lambda c: f'{_paren(c.g)} * {_tie_mask(c.x[1], c.x[0], c.g_dtype)}',
                                                  lambda c: f'{_paren(c.g)} * {_tie_mask(c.x[0], c.x[1], c.g_dtype)}')),
-    'clip': Template(_clip_fwd, (_clip_grad,)),
+    'clip': (Template('np.minimum(np.maximum({0}, {1}), {2})',
+                      tuple((lambda c, k=k: f'{_paren(c.g)} * {_clip_masks(c)[k]}') for k in range(3)))
+             if _CLIP_BOUNDS_ARE_INPUTS else Template(_clip_fwd, (_clip_grad,))),
     'where': Template('np.where({0}, {1}, {2})', (None, 'np.where({0}, {g}, 0.0)', 'np.where({0}, 0.0, {g})')),
     'astype': Template(lambda c: f'{_paren(c.x[0])}.astype({_dtype_text(c.s["dtype"])})',
                        (lambda c: f'{_paren(c.g)}.astype({_dtype_text(c.dtype[0])})',)),
@@ -682,7 +721,7 @@ TEMPLATES = {
 # a single-use gradient flowing into them is written inline (``(delta2 @ W2.T) * a1 * (1 - a1)``)
 _INLINE_INTO = frozenset({'sigmoid', 'tanh', 'relu', 'exp', 'log', 'sqrt', 'abs', 'neg'})
 # ops whose gradient rules return the output's shape, summed back to each input's by the engine
-_BROADCASTING = frozenset({'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'where', 'linear',
+_BROADCASTING = frozenset({'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'where', 'linear', 'clip',
                            'binary_cross_entropy_with_logits'})
 # names for other unnamed outputs, by op
 _HINTS = {'sub': 'diff', 'div': 'ratio', 'sum': 'total', 'mean': 'avg', 'exp': 'ex', 'log': 'lg',
