@@ -186,3 +186,21 @@ def test_a_rules_new_array_becomes_a_leafs_grad_without_a_copy():
         double(leaf).sum().backward()
         assert id(leaf.grad) == returned[-1]
         np.testing.assert_array_equal(leaf.grad, [2.0, 2.0])
+
+
+def test_numpy_dispatch_benchmark_compares_equal_work(tmp_path, capsys):
+    import shutil
+
+    import autograd_lite as ag
+    import numpy_dispatch
+    fns = numpy_dispatch.spellings(ag, 'now')
+    for numpy_name, method_name in (('np.exp(t)', 't.exp()'), ('np.dot(X, W)', 'X @ W'), ('np.sum(t)', 't.sum()'),
+                                    ('np.multiply(t, 2.0)', 't * 2.0'), ('np.tanh(t)', 'lib.tanh(t)')):
+        ours, theirs = fns[f'{numpy_name} now'](), fns[f'{method_name} now']()
+        assert ours.requires_grad and ours.op_name == theirs.op_name and np.array_equal(ours.data, theirs.data)
+    # --before loads a copy of the package under another name, in the same process
+    shutil.copytree(os.path.dirname(ag.__file__), tmp_path / 'autograd_lite_copy',
+                    ignore=shutil.ignore_patterns('__pycache__'))
+    numpy_dispatch.main(['--rounds', '2', '--before', str(tmp_path / 'autograd_lite_copy')])
+    out = capsys.readouterr().out
+    assert '| `np.exp(t)` / `t.exp()` |' in out and '| `X @ W` |' in out  # the ratio tables
