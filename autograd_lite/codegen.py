@@ -649,6 +649,66 @@ def _tanh_grad(ctx):
     return _times_in_place(ctx, [f'(1 - {ctx.ans} * {ctx.ans})'])
 
 
+# -- templates: NumPy's other functions (the NumPy-dispatch primitives) --------------------------
+_LN2, _LN10 = '0.6931471805599453', '2.302585092994046'  # ops._LN2, ops._LN10
+
+
+def _nan_tie_mask(x, y, dtype):
+    """ops._nan_tie_mask written out: maximum's share, where a NaN loses."""
+    return (f'np.where(({x} > {y}) | (np.isnan({y}) & ~np.isnan({x})), 1.0, np.where({x} == {y}, 0.5, 0.0))'
+            f'.astype({_dtype_text(dtype)}, copy=False)')
+
+
+def _prod_grad(ctx):
+    """ops._prod_grad: ans / x where x has no zero, else the product of the others (the
+    rule decides on the values, so the code does too, at each run)."""
+    x, axis, shape = ctx.x[0], ctx.s.get('axis'), ctx.shape[0]
+    g = _paren(_kept(ctx, ctx.g))
+    ans = ctx.ans if ctx.s.get('keepdims') else _kept(ctx, ctx.ans)
+    axes = _axes(axis, len(shape))
+    rest = tuple(i for i in range(len(shape)) if i not in axes)
+    moved = ctx.program.fresh('moved')
+    flat, ones, before, after = (ctx.program.fresh(n) for n in ('flat', 'ones', 'before', 'after'))
+    order = tuple(int(a) for a in np.argsort(rest + axes))
+    return [f'if ({x} == 0).any():  # the product of the others, exact at zeros',
+            f'    {moved} = np.transpose({x}, {rest + axes})',
+            f'    {flat} = {moved}.reshape({moved}.shape[:{len(rest)}] + (-1,))',
+            f'    {ones} = np.ones({flat}.shape[:-1] + (1,), dtype={_dtype_text(ctx.dtype[0])})',
+            f'    {before} = np.cumprod(np.concatenate([{ones}, {flat}[..., :-1]], axis=-1), axis=-1)',
+            f'    {after} = np.cumprod(np.concatenate([{ones}, {flat}[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]',
+            f'    {{out}} = {g} * np.transpose(({before} * {after}).reshape({moved}.shape), {order})',
+            'else:',
+            f'    {{out}} = {g} * ({ans} / {x})']
+
+
+def _einsum_fwd(ctx):
+    return f'np.einsum({ctx.s["subscripts"]!r}, {", ".join(ctx.x)})'
+
+
+def _einsum_grad(ctx):
+    inputs, output = ctx.s['subscripts'].replace(' ', '').split('->')
+    inputs = inputs.split(',')
+    i = ctx.i
+    others = [s for j, s in enumerate(inputs) if j != i]
+    elsewhere = set(output).union(*others)
+    kept = ''.join(c for c in inputs[i] if c in elsewhere)
+    operands = [ctx.g] + [x for j, x in enumerate(ctx.x) if j != i]
+    expr = f"np.einsum({','.join([output] + others) + '->' + kept!r}, {', '.join(operands)})"
+    if len(kept) < len(inputs[i]):
+        shape = ctx.shape[i]
+        expr = f'np.broadcast_to({expr}.reshape({tuple(n if c in kept else 1 for c, n in zip(inputs[i], shape))}), {shape})'
+    return expr
+
+
+def _pad_grad(ctx):
+    parts = [f'{before}:{before + n}' for (before, _), n in zip(ctx.s['pad_width'], ctx.shape[0])]
+    return f'{_paren(ctx.g)}[{", ".join(parts)}{"," if len(parts) == 1 else ""}]'
+
+
+def _unary(fwd, vjp):
+    return Template(fwd, (vjp,))
+
+
 def _elementwise(fwd, vjp):
     return Template(fwd, (vjp,))
 
@@ -715,13 +775,65 @@ TEMPLATES = {
         _bce_logits_fwd, (lambda c: f'{_paren(c.g)} * (1.0 / (1.0 + np.exp(-{_paren(c.x[0])})) - {_paren(c.x[1])})',
                           lambda c: f'-{_paren(c.g)} * {_paren(c.x[0])}')),
     'mse_loss': Template(_mse_fwd, (_mse_grad(1), _mse_grad(-1))),
+    # NumPy's other functions (np.sin(t), np.prod(t), np.einsum(...) on Tensors)
+    'square': _unary('np.square({0})', lambda c: f'{_paren(c.g)} * 2 * {c.x[0]}'),
+    'cbrt': _unary('np.cbrt({0})', lambda c: f'{_paren(c.g)} / (3 * {c.ans} * {c.ans})'),
+    'reciprocal': _unary('np.reciprocal({0})', lambda c: f'-{_paren(c.g)} * {c.ans} * {c.ans}'),
+    'positive': _unary('np.positive({0})', '{g}'),
+    'exp2': _unary('np.exp2({0})', lambda c: f'{_paren(c.g)} * {c.ans} * {_LN2}'),
+    'expm1': _unary('np.expm1({0})', lambda c: f'{_paren(c.g)} * ({c.ans} + 1)'),
+    'log2': _unary('np.log2({0})', lambda c: f'{_paren(c.g)} / ({c.x[0]} * {_LN2})'),
+    'log10': _unary('np.log10({0})', lambda c: f'{_paren(c.g)} / ({c.x[0]} * {_LN10})'),
+    'log1p': _unary('np.log1p({0})', lambda c: f'{_paren(c.g)} / (1 + {c.x[0]})'),
+    'sin': _unary('np.sin({0})', lambda c: f'{_paren(c.g)} * np.cos({c.x[0]})'),
+    'cos': _unary('np.cos({0})', lambda c: f'-{_paren(c.g)} * np.sin({c.x[0]})'),
+    'tan': _unary('np.tan({0})', lambda c: f'{_paren(c.g)} * (1 + {c.ans} * {c.ans})'),
+    'arcsin': _unary('np.arcsin({0})', lambda c: f'{_paren(c.g)} / np.sqrt(1 - {c.x[0]} * {c.x[0]})'),
+    'arccos': _unary('np.arccos({0})', lambda c: f'-{_paren(c.g)} / np.sqrt(1 - {c.x[0]} * {c.x[0]})'),
+    'arctan': _unary('np.arctan({0})', lambda c: f'{_paren(c.g)} / (1 + {c.x[0]} * {c.x[0]})'),
+    'sinh': _unary('np.sinh({0})', lambda c: f'{_paren(c.g)} * np.cosh({c.x[0]})'),
+    'cosh': _unary('np.cosh({0})', lambda c: f'{_paren(c.g)} * np.sinh({c.x[0]})'),
+    'arcsinh': _unary('np.arcsinh({0})', lambda c: f'{_paren(c.g)} / np.sqrt({c.x[0]} * {c.x[0]} + 1)'),
+    'arccosh': _unary('np.arccosh({0})', lambda c: f'{_paren(c.g)} / np.sqrt({c.x[0]} * {c.x[0]} - 1)'),
+    'arctanh': _unary('np.arctanh({0})', lambda c: f'{_paren(c.g)} / (1 - {c.x[0]} * {c.x[0]})'),
+    'logaddexp': Template('np.logaddexp({0}, {1})', (lambda c: f'{_paren(c.g)} * np.exp({c.x[0]} - {c.ans})',
+                                                      lambda c: f'{_paren(c.g)} * np.exp({c.x[1]} - {c.ans})')),
+    'logaddexp2': Template('np.logaddexp2({0}, {1})', (lambda c: f'{_paren(c.g)} * np.exp2({c.x[0]} - {c.ans})',
+                                                        lambda c: f'{_paren(c.g)} * np.exp2({c.x[1]} - {c.ans})')),
+    'arctan2': Template('np.arctan2({0}, {1})', (  # arctan2(y, x)
+        lambda c: f'{_paren(c.g)} * {c.x[1]} / ({c.x[1]} * {c.x[1]} + {c.x[0]} * {c.x[0]})',
+        lambda c: f'-{_paren(c.g)} * {c.x[0]} / ({c.x[1]} * {c.x[1]} + {c.x[0]} * {c.x[0]})')),
+    'hypot': Template('np.hypot({0}, {1})', (lambda c: f'{_paren(c.g)} * {c.x[0]} / {c.ans}',
+                                              lambda c: f'{_paren(c.g)} * {c.x[1]} / {c.ans}')),
+    'float_power': Template('np.float_power({0}, {1})', (
+        lambda c: f'{_paren(c.g)} * {c.x[1]} * np.float_power({c.x[0]}, {c.x[1]} - 1)', _pow_exponent_grad)),
+    'remainder': Template('np.remainder({0}, {1})', ('{g}', lambda c: f'-{_paren(c.g)} * np.floor_divide({c.x[0]}, {c.x[1]})')),
+    'fmod': Template('np.fmod({0}, {1})', ('{g}', lambda c: f'-{_paren(c.g)} * np.trunc(np.true_divide({c.x[0]}, {c.x[1]}))')),
+    'fmax': Template('np.fmax({0}, {1})', (lambda c: f'{_paren(c.g)} * {_nan_tie_mask(c.x[0], c.x[1], c.g_dtype)}',
+                                            lambda c: f'{_paren(c.g)} * {_nan_tie_mask(c.x[1], c.x[0], c.g_dtype)}')),
+    'fmin': Template('np.fmin({0}, {1})', (
+        lambda c: f'{_paren(c.g)} * {_nan_tie_mask(f"(-{c.x[0]})", f"(-{c.x[1]})", c.g_dtype)}',
+        lambda c: f'{_paren(c.g)} * {_nan_tie_mask(f"(-{c.x[1]})", f"(-{c.x[0]})", c.g_dtype)}')),
+    'prod': Template(lambda c: f'np.multiply.reduce({c.x[0]}, axis={_axis_text(c.s.get("axis"))}'
+                               f'{", keepdims=True" if c.s.get("keepdims") else ""})', (_prod_grad,)),
+    'cumsum': Template(lambda c: f'np.cumsum({c.x[0]}, {c.s["axis"]!r})',
+                       (lambda c: f'{_paren(c.g)}.sum(axis={c.s["axis"]!r}, keepdims=True) - '
+                                  f'np.cumsum({c.g}, {c.s["axis"]!r}) + {c.g}',)),
+    'flip': Template(lambda c: f'np.flip({c.x[0]}, {_axis_text(c.s.get("axis"))})',
+                     (lambda c: f'np.flip({c.g}, {_axis_text(c.s.get("axis"))})',), view=True),
+    'pad': Template(lambda c: f'np.pad({c.x[0]}, {tuple(map(tuple, c.s["pad_width"]))!r}, '
+                              f'constant_values={literal(c.s.get("constant_values", 0)) or repr(c.s.get("constant_values"))})',
+                    (_pad_grad,), view=True),
+    'einsum': Template(_einsum_fwd, (_einsum_grad,), view=True),
 }
 
 # ops whose one input's gradient is the output gradient times a local factor, elementwise:
 # a single-use gradient flowing into them is written inline (``(delta2 @ W2.T) * a1 * (1 - a1)``)
-_INLINE_INTO = frozenset({'sigmoid', 'tanh', 'relu', 'exp', 'log', 'sqrt', 'abs', 'neg'})
+_INLINE_INTO = frozenset({'sigmoid', 'tanh', 'relu', 'exp', 'log', 'sqrt', 'abs', 'neg', 'square', 'sin', 'cos',
+                          'sinh', 'cosh', 'log1p', 'expm1', 'log2', 'log10', 'exp2', 'arctan'})
 # ops whose gradient rules return the output's shape, summed back to each input's by the engine
-_BROADCASTING = frozenset({'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'where', 'linear', 'clip',
+_BROADCASTING = frozenset({'logaddexp', 'logaddexp2', 'arctan2', 'hypot', 'float_power',
+                           'remainder', 'fmod', 'fmax', 'fmin', 'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'where', 'linear', 'clip',
                            'binary_cross_entropy_with_logits'})
 # names for other unnamed outputs, by op
 _HINTS = {'sub': 'diff', 'div': 'ratio', 'sum': 'total', 'mean': 'avg', 'exp': 'ex', 'log': 'lg',
