@@ -776,18 +776,21 @@ def test_has_aux_returns_the_scores_too():
 # -- the CLI: --compile, backprop.py -------------------------------------------------------------------
 def test_cli_backprop_py_runs_alone_and_prints_the_tables_gradients(tmp_path, capsys):
     """backprop.py in --out runs with NumPy alone (a fresh interpreter, in another folder) and
-    prints the untrained network's gradients: those the generated-code table compared, equal
-    to autograd_lite's to 1e-12; --compile trains to the same numbers as the eager run."""
+    prints the loss of the gradient check's line and the gradients autograd_lite computes for
+    the inputs it was written with, to 1e-12; --compile trains to the same numbers as the
+    eager run."""
     import ast
+    import re
     import subprocess
     import sys
     pytest.importorskip('sklearn')
-    from autograd_lite.demo import cli, hand_backprop, training
+    from autograd_lite.demo import cli
     out = tmp_path / 'run'
     assert cli.main(['iris', '--epochs', '3', '--compile', '--out', str(out)]) == 0
     text = capsys.readouterr().out
     assert 'gradient  code shape  autograd shape' in text and 'generated code = autograd_lite' in text
     assert 'recorded 1 time' in text
+    table_loss = float(re.search(r'([0-9.]+) by the generated code', text).group(1))
     compiled_metrics = (out / 'metrics.json').read_text()
     result = subprocess.run([sys.executable, '-I', str(out / 'backprop.py')], capture_output=True, text=True,
                             cwd=tmp_path, timeout=60)
@@ -796,13 +799,23 @@ def test_cli_backprop_py_runs_alone_and_prints_the_tables_gradients(tmp_path, ca
     for line in result.stdout.splitlines():
         name, rest = line.split(' ', 1)
         printed[name] = float(rest) if name == 'loss' else np.array(ast.literal_eval(rest.split(') ', 1)[1]))
-    data = training.load_split('iris', seed=0)
-    model = nn.MLP([4, 8, 3], activation='sigmoid', seed=0).name_parameters()
-    loss, auto = hand_backprop.engine_gradients(model, data.X_train, data.y_train)
-    assert printed['loss'] == pytest.approx(loss, abs=1e-12)
-    assert sorted(printed) == sorted(['loss', 'W1', 'b1', 'W2', 'b2'])
-    for name, g in auto.items():
-        np.testing.assert_allclose(printed[name], g, rtol=0, atol=1e-12)
+    assert round(printed['loss'], 6) == table_loss
+    # the engine on the same inputs: X, then each layer's weight and bias, then the labels
+    with np.load(out / 'backprop_data.npz') as saved:
+        inputs = dict(saved)
+    names = list(inputs)
+    params = {n: ag.Tensor(inputs[n], requires_grad=True) for n in names[1:-1]}
+    h = ag.Tensor(inputs[names[0]])
+    layers = [names[1:-1][k:k + 2] for k in range(0, len(names) - 2, 2)]
+    for k, (w, b) in enumerate(layers):
+        h = h @ params[w] + params[b]
+        h = ag.sigmoid(h) if k < len(layers) - 1 else h
+    loss = F.cross_entropy(h, inputs[names[-1]])
+    loss.backward()
+    assert printed['loss'] == pytest.approx(loss.item(), abs=1e-12)
+    assert sorted(printed) == sorted(['loss'] + names[1:-1])
+    for name, p in params.items():
+        np.testing.assert_allclose(printed[name], p.grad, rtol=0, atol=1e-12)
     # the eager run trains to the same loss curve
     eager = tmp_path / 'eager'
     assert cli.main(['iris', '--epochs', '3', '--out', str(eager)]) == 0

@@ -96,7 +96,8 @@ def code_gradients(model, X, labels, output='softmax'):
     loss = loss_fn(model(Tensor(X, name='X')), labels, output)
     code = backward_code(loss, names={p: name for name, p in named})
     value, grads = code.run()
-    return float(value), {name: grads[name] for name, _ in named}, code
+    in_code = {id(t): name for name, t in code.grad_names.items()}  # the names as identifiers
+    return float(value), {name: grads[in_code[id(p)]] for name, p in named}, code
 
 
 def numerical_gradients(model, X, labels, output='softmax', eps=1e-6, max_entries=None, seed=0):
