@@ -166,6 +166,9 @@ def train(model, X, y, optimizer, epochs, output='softmax', batch_size=None, see
     n = len(X)
     size = n if batch_size is None else min(int(batch_size), n)
     history = []
+    if compiled is not None and output != 'softmax':  # one-hot rows for the sigmoid outputs' targets
+        with no_grad():
+            eye = np.eye(model(Tensor(X[:1])).shape[1])
     for epoch in range(1, epochs + 1):
         order = rng.permutation(n)
         total_loss = correct = 0.0
@@ -173,7 +176,7 @@ def train(model, X, y, optimizer, epochs, output='softmax', batch_size=None, see
             rows = order[start:start + size]
             if compiled is not None:  # the loss, its gradients and the scores in one call
                 optimizer.zero_grad()
-                targets = None if output == 'softmax' else np.eye(model.sizes[-1])[y[rows]]
+                targets = None if output == 'softmax' else eye[y[rows]]
                 loss, scores = compiled(X[rows], y[rows], targets)
             else:
                 scores = model(Tensor(X[rows]))
