@@ -20,6 +20,7 @@ from . import nn, optim
 from .serialization import save, load, LoadError
 from .factories import zeros, ones, randn, rand, arange, manual_seed
 from .viz import to_dot, render_graph, graph_listing
+from .codegen import backward_code, compile, CompileError
 
 
 def tensor(data, requires_grad=False, dtype=None, name=None):
@@ -38,5 +39,6 @@ __all__ = [
     'nn', 'optim', 'save', 'load', 'LoadError',
     'zeros', 'ones', 'randn', 'rand', 'arange', 'manual_seed',
     'to_dot', 'render_graph', 'graph_listing',
+    'backward_code', 'compile', 'CompileError',
     'detect_anomaly', 'strict_broadcasting', 'AnomalyError',
 ]

@@ -170,6 +170,11 @@ CASES = [
          dict(enabled={'a str': lambda: 'no', 'a dict': lambda: {'a': 1}})),
     Case('strict_broadcasting', lambda enabled: ag.strict_broadcasting(enabled), lambda: dict(enabled=True),
          dict(enabled={'a str': lambda: 'no', 'a dict': lambda: {'a': 1}})),
+    Case('backward_code', lambda loss: ag.backward_code(loss), lambda: dict(loss=_loss()[0]),
+         dict(loss={'None': lambda: None, 'a str': lambda: 'abc', 'a dict': lambda: {'a': 1},
+                    'an array': lambda: np.ones(3)})),
+    Case('compile', lambda fn: ag.compile(fn), lambda: dict(fn=lambda x: (x * x).sum()),
+         dict(fn={k: v for k, v in CALLABLE.items() if k != 'None'})),  # compile(None): the decorator with options
     Case('guard_saved_arrays', lambda enabled: ag.guard_saved_arrays(enabled), lambda: dict(enabled=True),
          dict(enabled={'a str': lambda: 'no', 'a dict': lambda: {'a': 1}})),
     *[Case(name, (lambda f: lambda size: f(size))(getattr(ag, name)), lambda: dict(size=(2, 3)), dict(size=SHAPE))

@@ -32,10 +32,10 @@ def test_iris_default_run_end_to_end(tmp_path, capsys):
     lines = text.splitlines()
     assert lines[0].startswith('autograd-lite iris: 120 training rows, 30 test rows')
     assert 'network 4-8-3: sigmoid hidden, softmax output' in text
-    # both gradient tables: four parameters each, all ok
+    # the three gradient tables (hand, finite differences, generated code): four parameters each, all ok
     names = ['layer1.weight', 'layer1.bias', 'layer2.weight', 'layer2.bias']
     rows = [line.split() for line in lines if line.split()[:1] in [[n] for n in names]]
-    assert len(rows) == 8 and all(r[-1] == 'ok' for r in rows)
+    assert len(rows) == 12 and all(r[-1] == 'ok' for r in rows)
     assert 'agree: hand-derived = autograd_lite' in text
     # progress (not a TTY: plain lines, ten or so) and the results
     progress = [line for line in lines if line.startswith('epoch')]
@@ -67,9 +67,9 @@ def test_one_set_of_names_in_the_table_the_listing_the_graphs_and_the_weights(tm
     status, text = run_cli(['iris', '--hidden', '6', '5', '--epochs', '2', '--out', str(out)], capsys)
     assert status == 0
     expected = [f'layer{k}.{p}' for k in (1, 2, 3) for p in ('weight', 'bias')]
-    # the gradient tables (hand and numeric), metrics.json, weights.npz
+    # the gradient tables (hand, numeric, generated code), metrics.json, weights.npz
     tables = [line.split()[0] for line in text.splitlines() if line.startswith('layer')]
-    assert tables == expected * 2
+    assert tables == expected * 3
     metrics = json.loads((out / 'metrics.json').read_text())['gradient_check']
     for report in metrics.values():
         assert [row['name'] for row in report['rows']] == expected
@@ -466,8 +466,8 @@ def test_an_earlier_run_is_replaced_and_other_files_left_alone(tmp_path, capsys,
     monkeypatch.setenv('PATH', str(tmp_path / 'empty'))  # no Graphviz: graph.dot instead of graph.svg
     monkeypatch.setitem(sys.modules, 'matplotlib.backends.backend_agg', None)  # and no loss.png
     assert cli.main(['iris', '--epochs', '4', '--out', str(out)]) == 0
-    assert sorted(os.listdir(out)) == ['graph.dot', 'graph.txt', 'graph_layers.dot', 'loss.csv', 'metrics.json',
-                                       'notes.txt', 'weights.npz']
+    assert sorted(os.listdir(out)) == ['backprop.py', 'backprop_data.npz', 'graph.dot', 'graph.txt',
+                                       'graph_layers.dot', 'loss.csv', 'metrics.json', 'notes.txt', 'weights.npz']
     assert (out / 'notes.txt').read_text() == 'mine'
     assert len((out / 'loss.csv').read_text().splitlines()) == 5
     assert json.loads((out / 'metrics.json').read_text())['options']['epochs'] == 4

@@ -120,7 +120,8 @@ def build_parser():
                     "one training step (graph.svg, or graph.dot where Graphviz is not installed, and the "
                     "text listing graph.txt; graph_layers.* draws each layer as one node), the loss and train "
                     "accuracy curves (loss.csv, and loss.png when matplotlib is installed), the trained weights "
-                    "(weights.npz, read back with ag.load) and metrics.json.",
+                    "(weights.npz, read back with ag.load), the network's forward and backward as NumPy code "
+                    "(backprop.py, with its inputs in backprop_data.npz) and metrics.json.",
         epilog="Example: autograd-lite iris --out iris-run. " + EXIT_STATUS)
     parser.add_argument('--version', action='version', version=f'autograd-lite {__version__}')
     commands = parser.add_subparsers(dest='dataset', required=True, metavar='{iris,digits}',
@@ -152,6 +153,10 @@ def build_parser():
         command.add_argument('--seed', type=_seed, default=0,
                              help="seed of the split, the initial weights and the batch order, "
                                   f"0 to {SEED_MAX} (default: 0)")
+        command.add_argument('--compile', action='store_true',
+                             help="train with ag.compile: each step's forward and backward run as the NumPy "
+                                  "code autograd_lite writes for it (backprop.py in --out shows it), "
+                                  "the same numbers without the graph's bookkeeping")
         command.add_argument('--out', type=_folder, default=Path(f'{name}-run'), metavar='DIR',
                              help="folder for the graph, curves, weights and metrics, new or an earlier "
                                   "run's (its files are replaced, others left alone); written only when the "
@@ -191,18 +196,52 @@ class Progress:
 
 # -- the steps -------------------------------------------------------------------------------------
 def _gradient_check(model, X, y, output, say):
-    from .hand_backprop import check_gradients
+    """The three gradient tables: hand-derived, finite differences and the generated code
+    (backward_code), each against autograd_lite. Returns (reports, the generated code)."""
+    from ..compare import compare_gradients
+    from .hand_backprop import check_gradients, code_gradients, engine_gradients
     hand, numeric, losses = check_gradients(model, X, y, output)
+    code_loss, by_code, code = code_gradients(model, X, y, output)
+    auto = engine_gradients(model, X, y, output)[1]
+    generated = compare_gradients(by_code, auto, atol=1e-8, rtol=1e-5, labels=('code', 'autograd'),
+                                  batch_size=len(X))
     say(f"gradient check, untrained network, {len(X)} training rows: loss {losses['hand']:.6f} by hand, "
-        f"{losses['autograd']:.6f} by autograd_lite")
+        f"{losses['autograd']:.6f} by autograd_lite, {code_loss:.6f} by the generated code (backprop.py)")
     say(str(hand))
     say(str(numeric))
-    if hand.ok and numeric.ok:
+    say(str(generated))
+    if hand.ok and numeric.ok and generated.ok:
         say(f"agree: hand-derived = autograd_lite (max abs error {hand.max_abs_error:.1e}), "
-            f"finite differences = autograd_lite (max abs error {numeric.max_abs_error:.1e})")
+            f"finite differences = autograd_lite (max abs error {numeric.max_abs_error:.1e}), "
+            f"generated code = autograd_lite (max abs error {generated.max_abs_error:.1e})")
     else:
         say("DISAGREE: see the verdicts above")
-    return hand, numeric
+    return (hand, numeric, generated), code
+
+
+def _write_backprop(code, args, n_rows, out):
+    """backprop.py: the network's generated forward and backward, runnable with NumPy alone;
+    its inputs (the untrained weights, the checked rows) in backprop_data.npz beside it."""
+    inputs = out / 'backprop_data.npz'
+    np.savez(inputs, **code.args)
+    body = str(code).split('\n', 3)[3]  # the function, after its import line
+    text = (f'"""The {args.dataset} network\'s forward and backward as NumPy code, written by autograd_lite '
+            f'from one training step\n(autograd-lite {args.dataset} --seed {args.seed}): the untrained weights and '
+            f'the {n_rows} rows of the gradient check.\n\nRun it with NumPy alone: python backprop.py (the inputs '
+            f'are in backprop_data.npz beside it).\nIt prints the loss and each gradient, the values of the '
+            f'gradient check\'s tables.\n"""\n'
+            'import os\n\nimport numpy as np\n\n\n' + body + '\n\n'
+            'if __name__ == \'__main__\':\n'
+            '    here = os.path.dirname(os.path.abspath(__file__))\n'
+            '    with np.load(os.path.join(here, \'backprop_data.npz\')) as saved:\n'
+            '        inputs = dict(saved)\n'
+            f'    loss, grads = {code.function_name}(**inputs)\n'
+            '    print(f\'loss {float(loss)!r}\')\n'
+            '    for name, g in grads.items():\n'
+            '        print(f\'{name} {g.shape} {g.tolist()!r}\')\n')
+    path = out / 'backprop.py'
+    path.write_text(text, encoding='utf-8')
+    return [path, inputs]
 
 
 def _write_graph(model, X, y, output, out):
@@ -279,7 +318,7 @@ def run(args, folder, stream=None):
     from sklearn.metrics import confusion_matrix
 
     from ..serialization import save
-    from .training import Classifier, DivergedError, load_split, make_optimizer, predict, train
+    from .training import Classifier, DivergedError, compiled_step, load_split, make_optimizer, predict, train
 
     stream = sys.stdout if stream is None else stream
 
@@ -303,18 +342,20 @@ def run(args, folder, stream=None):
 
     # The check and the graph use the first batch of training rows: one training step's data.
     X_step, y_step = data.X_train[:batch], data.y_train[:batch]
-    hand_report, numeric_report = _gradient_check(model, X_step, y_step, args.output, say)
+    (hand_report, numeric_report, code_report), code = _gradient_check(model, X_step, y_step, args.output, say)
+    backprop_paths = _write_backprop(code, args, len(X_step), folder.stage)
     graph_paths, graph_note = _write_graph(model, X_step, y_step, args.output, folder.stage)
 
     say("\ntraining")
     optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr)
     progress = Progress(args.epochs, stream)
+    compiled = compiled_step(model, args.output) if args.compile else None
     train_start = time.perf_counter()
     try:
         # Overflow warnings from inside the ops would only precede the message below.
         with np.errstate(over='ignore', invalid='ignore'):
             history = train(model, data.X_train, data.y_train, optimizer, args.epochs, output=args.output,
-                            batch_size=args.batch_size, seed=args.seed, callback=progress)
+                            batch_size=args.batch_size, seed=args.seed, callback=progress, compiled=compiled)
     except DivergedError as exc:
         progress.end_line()
         sys.stderr.write(_diverged_text(args, exc) + '\n')
@@ -325,7 +366,9 @@ def run(args, folder, stream=None):
     correct = int(np.sum(predicted == data.y_test))
     test_accuracy = correct / len(data.y_test)
     matrix = confusion_matrix(data.y_test, predicted, labels=range(data.n_classes))
-    say(f"\ntest accuracy {test_accuracy:.3f} ({correct}/{len(data.y_test)}), trained in {train_seconds:.2f} s")
+    say(f"\ntest accuracy {test_accuracy:.3f} ({correct}/{len(data.y_test)}), trained in {train_seconds:.2f} s"
+        + (f" (compiled: the step ran as generated code, recorded {compiled.recordings} time"
+           f"{'s' if compiled.recordings != 1 else ''}: one per batch size)" if compiled is not None else ""))
     say(_confusion_text(matrix, data.class_names))
 
     curve_paths, curve_note = _write_loss_curve(history, folder.stage, f"autograd-lite {args.dataset}")
@@ -338,7 +381,8 @@ def run(args, folder, stream=None):
         'final_loss': history[-1].loss, 'final_train_accuracy': history[-1].train_accuracy,
         'train_seconds': train_seconds,
         'gradient_check': {'hand_vs_autograd': hand_report.as_dict(),
-                           'numeric_vs_autograd': numeric_report.as_dict()},
+                           'numeric_vs_autograd': numeric_report.as_dict(),
+                           'code_vs_autograd': code_report.as_dict()},
     }
     # allow_nan=False: NaN is not JSON; train() has stopped any run that would produce one.
     metrics.write_text(json.dumps(result, indent=2, allow_nan=False) + '\n', encoding='utf-8')
@@ -349,6 +393,7 @@ def run(args, folder, stream=None):
                (graph_paths[2:], "the same, one node per layer"),
                (curve_paths, "the loss and train accuracy curves"),
                ([weights], "the trained weights (ag.load reads them)"),
+               (backprop_paths, "the network's backprop as NumPy code (python backprop.py)"),
                ([metrics], "accuracy, confusion matrix, gradient check")]
     for paths, what in written:
         say(f"  {', '.join(Path(p).name for p in paths):32s} {what}")
@@ -356,7 +401,7 @@ def run(args, folder, stream=None):
         if note:
             say(f"note: {note}")
     say(f"done in {time.perf_counter() - start:.1f} s")
-    return OK if hand_report.ok and numeric_report.ok else GRADIENT_CHECK_FAILED
+    return OK if hand_report.ok and numeric_report.ok and code_report.ok else GRADIENT_CHECK_FAILED
 
 
 def _diverged_text(args, exc):

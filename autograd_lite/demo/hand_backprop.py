@@ -1,5 +1,6 @@
-"""An MLP classifier's gradients three ways: derived by hand (NumPy only), by the engine,
-and by central finite differences; :func:`check_gradients` compares them.
+"""An MLP classifier's gradients four ways: derived by hand (NumPy only), by the engine,
+by central finite differences, and by the NumPy code the engine writes for the loss
+(:func:`code_gradients`); :func:`check_gradients` compares the first three.
 
 The gradients are named as the model names its parameters (``named_parameters()``), so the
 table reads as the graph, the listing and the saved weights do: the command's
@@ -87,6 +88,19 @@ def engine_gradients(model, X, labels, output='softmax'):
     grads = {name: p.grad for name, p in named}
     model.zero_grad()
     return loss.item(), grads
+
+
+def code_gradients(model, X, labels, output='softmax'):
+    """(loss, {'W1': ..., ...}, code): the gradients computed by the NumPy code that
+    :func:`autograd_lite.backward_code` writes for this loss, with the parameters named
+    W1, b1, ...; ``code`` is that source (a :class:`~autograd_lite.codegen.GeneratedCode`)."""
+    from ..codegen import backward_code
+    named = layer_parameters(model)
+    loss = loss_fn(model(Tensor(X, name='X')), labels, output)
+    code = backward_code(loss, names={p: name for name, p in named})
+    value, grads = code.run()
+    in_code = {id(t): name for name, t in code.grad_names.items()}  # the names as identifiers
+    return float(value), {name: grads[in_code[id(p)]] for name, p in named}, code
 
 
 def numerical_gradients(model, X, labels, output='softmax', eps=1e-6, max_entries=None, seed=0):

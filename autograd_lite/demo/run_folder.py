@@ -14,7 +14,7 @@ from pathlib import Path
 
 # Every file a run may write.
 OUTPUTS = ('graph.svg', 'graph.dot', 'graph.txt', 'graph_layers.svg', 'graph_layers.dot', 'loss.csv', 'loss.png',
-           'weights.npz', 'metrics.json')
+           'weights.npz', 'backprop.py', 'backprop_data.npz', 'metrics.json')
 # Files a run writes where a run writes their alternatives instead: a new graph.dot (no
 # Graphviz) must not sit beside an earlier run's graph.svg, nor a loss.csv without loss.png
 # beside an earlier curve.

@@ -174,30 +174,59 @@ class DivergedError(FloatingPointError):
                          "lower the learning rate")
 
 
-def train(model, X, y, optimizer, epochs, output='softmax', batch_size=None, seed=0, callback=None):
+def compiled_step(model, output='softmax'):
+    """The loss and the scores of one step, compiled (:func:`autograd_lite.compile`):
+    ``step(X, labels, targets) -> (loss, scores)``, the gradients accumulated into the
+    model's ``.grad``. ``targets`` are the one-hot rows for a sigmoid output (None for
+    softmax): made outside the step and passed in, since compile freezes values made with
+    plain NumPy inside it."""
+    from ..codegen import compile
+
+    @compile(has_aux=True)
+    def step(X, labels, targets):
+        scores = model(Tensor(X))
+        if output == 'softmax':
+            return F.cross_entropy(scores, labels), scores
+        return F.binary_cross_entropy_with_logits(scores, Tensor(targets)), scores
+    return step
+
+
+def train(model, X, y, optimizer, epochs, output='softmax', batch_size=None, seed=0, callback=None,
+          compiled=None):
     """Train ``model`` on (X (N, D), y (N,)) for ``epochs`` passes; returns a list of :class:`Epoch`.
 
     Each epoch visits the rows in a fresh order from ``np.random.default_rng(seed)``, in
     batches of ``batch_size`` (None: the whole set, one step per epoch). ``callback(Epoch)``
-    runs after each epoch (progress lines). Raises :class:`DivergedError` at the first step
+    runs after each epoch (progress lines). ``compiled``: a :func:`compiled_step` for this
+    model and output, which then runs each step's forward and backward as generated code
+    (same numbers). Raises :class:`DivergedError` at the first step
     whose loss is inf or nan (before that step changes the weights), or after an epoch that
     left a weight inf or nan: training on from there only produces nan."""
     rng = np.random.default_rng(seed)
     n = len(X)
     size = n if batch_size is None else min(int(batch_size), n)
     history = []
+    if compiled is not None and output != 'softmax':  # one-hot rows for the sigmoid outputs' targets
+        with no_grad():
+            eye = np.eye(model(Tensor(X[:1])).shape[1])
     for epoch in range(1, epochs + 1):
         order = rng.permutation(n)
         total_loss = correct = 0.0
         for step, start in enumerate(range(0, n, size), start=1):
             rows = order[start:start + size]
-            scores = model(Tensor(X[rows]))
-            loss = loss_fn(scores, y[rows], output)
+            if compiled is not None:  # the loss, its gradients and the scores in one call
+                optimizer.zero_grad()
+                targets = None if output == 'softmax' else eye[y[rows]]
+                loss, scores = compiled(X[rows], y[rows], targets)
+            else:
+                scores = model(Tensor(X[rows]))
+                loss = loss_fn(scores, y[rows], output)
             value = loss.item()
             if not math.isfinite(value):
                 raise DivergedError(epoch, step, value)
-            optimizer.zero_grad()
-            loss.backward()
+            if compiled is None:
+                optimizer.zero_grad()
+                loss.backward()
             optimizer.step()
             total_loss += value * len(rows)
             correct += float(np.sum(np.argmax(scores.data, axis=1) == y[rows]))

@@ -14,7 +14,7 @@ Engines are imported only when asked for, so a missing one costs nothing.
 import importlib
 
 # Order of the columns; numpy_hand first: it is the floor and the reference.
-MODULES = ('numpy_hand', 'ag_lite', 'pytorch', 'hips_autograd', 'mygrad_engine')
+MODULES = ('numpy_hand', 'ag_lite', 'ag_lite_compiled', 'pytorch', 'jax_jit', 'hips_autograd', 'mygrad_engine')
 
 
 def load(module_name):
