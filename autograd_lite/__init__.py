@@ -14,7 +14,7 @@ from .ops import (
     sum, mean, max, min, logsumexp, matmul, reshape, transpose, swapaxes, squeeze, expand_dims,
     broadcast_to, concatenate, stack, softmax, log_softmax,
 )
-from . import nn, optim
+from . import nn, optim, func
 from .serialization import save, load
 from .viz import to_dot, render_graph, graph_listing
 
@@ -32,7 +32,7 @@ __all__ = [
     'squeeze', 'expand_dims', 'broadcast_to', 'concatenate', 'stack', 'softmax', 'log_softmax',
     'numerical_grad', 'gradcheck', 'gradgradcheck', 'GradcheckError', 'PrecisionWarning',
     'compare_gradients', 'check_backprop',
-    'nn', 'optim', 'save', 'load',
+    'nn', 'optim', 'func', 'save', 'load',
     'to_dot', 'render_graph', 'graph_listing',
     'detect_anomaly', 'strict_broadcasting', 'AnomalyError',
 ]
