@@ -543,3 +543,17 @@ def test_pytree_round_trip_paths_and_description():
         tree_unflatten(treedef, leaves[:-1])
     with pytest.raises(ValueError, match="more leaves"):
         tree_unflatten(treedef, leaves + [1])
+
+
+# -- the example -------------------------------------------------------------------------------
+def test_the_newton_and_curvature_example_meets_its_claims(capsys):
+    pytest.importorskip('sklearn')
+    import runpy
+    from pathlib import Path
+    path = Path(__file__).resolve().parent.parent / 'examples' / 'newton_and_curvature.py'
+    result = runpy.run_path(str(path), run_name='example')['main']()
+    assert result['newton_steps'] <= 8
+    assert result['hvp_diff'] < 1e-12 and result['gnvp_diff'] < 1e-12
+    gd, gn = zip(*result['losses'])
+    assert all(a > b for a, b in zip(gn, gn[1:])) and gn[-1] < 0.5 * gd[-1]
+    assert "by power iteration" in capsys.readouterr().out
