@@ -502,7 +502,8 @@ def _jacobian(name, func, argnums, has_aux, forward):
         else:  # a row per output element: the gradient of <output, e_j>
             for k in live:
                 leaf = leaves[k]
-                rows = [_backward([leaf], [_one_hot(leaf.shape, leaf.dtype, j)], inputs, cg, retain_graph=True)
+                private = not cg and _private(leaf, inputs)  # one walk for all the rows
+                rows = [_backward([leaf], [_one_hot(leaf.shape, leaf.dtype, j)], inputs, cg, True, private)
                         for j in range(leaf.size)]
                 for i, x in enumerate(inputs):
                     per[k][i] = _assemble([r[i] for r in rows], leaf.shape + x.shape, cg, 0) if leaf.size \

@@ -557,3 +557,19 @@ def test_the_newton_and_curvature_example_meets_its_claims(capsys):
     gd, gn = zip(*result['losses'])
     assert all(a > b for a, b in zip(gn, gn[1:])) and gn[-1] < 0.5 * gd[-1]
     assert "by power iteration" in capsys.readouterr().out
+
+
+def test_the_examples_in_docs_func_md_print_what_the_code_prints():
+    import doctest
+    from pathlib import Path
+    path = Path(__file__).resolve().parent.parent / 'docs' / 'func.md'
+    result = doctest.testfile(str(path), module_relative=False, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 25 and result.failed == 0
+
+
+def test_the_docstrings_examples_run():
+    import doctest
+    from autograd_lite import pytree
+    for module in (func, pytree):
+        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.attempted >= 3 and result.failed == 0, module.__name__
