@@ -469,7 +469,7 @@ def jvp(func, primals, tangents, has_aux=False):
     create_graph = call.create_graph or any(isinstance(t, Tensor) and t._requires_grad for t in tangents)
     roots = [x for x in leaves if isinstance(x, Tensor) and x._requires_grad]
     us, gs = _transposed_vjp(name, roots, call.inputs)
-    found = iter(_backward(gs, tangents, us, create_graph, retain_graph=create_graph))
+    found = iter(_backward(gs, tangents, us, create_graph, create_graph, private=False))
     plain = call.plain and not any(isinstance(t, Tensor) for t in tangents)
     outs = [next(found) if isinstance(x, Tensor) and x._requires_grad
             else _zeros(*_shape_dtype(x), as_tensor=not plain) for x in leaves]
@@ -493,7 +493,8 @@ def _jacobian(name, func, argnums, has_aux, forward):
         if forward:  # a column per input element: the gradient in u of <J^T u, e_j>
             us, gs = _transposed_vjp(name, [leaves[k] for k in live], inputs)
             for i, x in enumerate(inputs):
-                cols = [_backward([gs[i]], [_one_hot(x.shape, x.dtype, j)], us, cg, retain_graph=True)
+                # (J^T u reaches the fresh inputs, not only u: ag.grad, without a walk per column)
+                cols = [_backward([gs[i]], [_one_hot(x.shape, x.dtype, j)], us, cg, True, private=False)
                         for j in range(x.size)]
                 for n, k in enumerate(live):
                     shape = leaves[k].shape

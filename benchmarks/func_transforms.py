@@ -15,8 +15,9 @@
    are skipped.
 
 Every result is checked against the others before it is timed. The contestants of a table are
-timed interleaved, round by round (benchmarks/timing.py), one thread each; a ratio is the median
-over rounds of the per-round ratio. No timing is asserted anywhere.
+timed interleaved, round by round (benchmarks/timing.py), one thread each; "ratio" is the median
+over rounds of the per-round ratio, "ratio of bests" the ratio of the fastest rounds (the least
+disturbed by other processes). No timing is asserted anywhere.
 """
 import argparse
 import sys
@@ -70,14 +71,16 @@ def table(title, fns, plan, base):
     """Time ``fns`` interleaved; print each one's median and its ratio to ``base``'s."""
     rounds, sample_s, warmup_s = plan
     samples = interleaved(fns, rounds, sample_s, warmup_s)
-    print(f"\n{title}\n")
-    print(f"| {'':44} | median (us) | ratio to {base} |")
-    print(f"|{'-' * 46}|------------:|------:|")
+    print(f"\n{title} (ratios to {base})\n")
+    print(f"| {'':44} | median (us) | best (us) | ratio | ratio of bests |")
+    print(f"|{'-' * 46}|------------:|----------:|------:|---------------:|")
     rows = {}
     for name, times in samples.items():
         ratio = np.median([t / f for t, f in zip(times, samples[base])])
+        best = min(times) / min(samples[base])  # the least each can cost: least disturbed by load
         rows[name] = ratio
-        print(f"| {name:44} | {np.median(times) * 1e6:11.1f} | {ratio:5.2f} |")
+        print(f"| {name:44} | {np.median(times) * 1e6:11.1f} | {min(times) * 1e6:9.1f} | {ratio:5.2f} "
+              f"| {best:14.2f} |")
     sys.stdout.flush()
     return rows
 
