@@ -3,6 +3,7 @@ __version__ = "0.1.0"
 
 from .tensor import Tensor
 from . import operators  # noqa: F401  (attaches Tensor's operators and methods)
+from . import numpy_api  # noqa: F401  (attaches __array_ufunc__, __array_function__, __array__)
 from .engine import backward, grad, no_grad, enable_grad, set_grad_enabled, is_grad_enabled, Primitive
 from .errors import ShapeError
 from .check import numerical_grad, gradcheck, gradgradcheck, GradcheckError, PrecisionWarning
@@ -16,6 +17,7 @@ from .ops import (
 )
 from . import nn, optim, func
 from .serialization import save, load
+from .factories import zeros, ones, randn, rand, arange, manual_seed
 from .viz import to_dot, render_graph, graph_listing
 
 
@@ -33,6 +35,7 @@ __all__ = [
     'numerical_grad', 'gradcheck', 'gradgradcheck', 'GradcheckError', 'PrecisionWarning',
     'compare_gradients', 'check_backprop',
     'nn', 'optim', 'func', 'save', 'load',
+    'zeros', 'ones', 'randn', 'rand', 'arange', 'manual_seed',
     'to_dot', 'render_graph', 'graph_listing',
     'detect_anomaly', 'strict_broadcasting', 'AnomalyError',
 ]

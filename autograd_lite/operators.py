@@ -5,6 +5,8 @@ written here, in the body of a class as they would be in Tensor's, and attached 
 once, when the package is imported (HIPS autograd attaches its ArrayBox's the same way).
 This keeps the imports a DAG: tensor <- engine <- ops <- operators.
 """
+from typing import NamedTuple
+
 import numpy as np
 
 from . import engine, ops
@@ -123,32 +125,73 @@ class _Methods:
 
     dot = matmul  # NumPy's spelling, as in the hand-written backprop ``a1.dot(delta3)``
 
-    def sum(self, axis=None, keepdims=False):
+    # dim= and keepdim= are PyTorch's spellings of axis= and keepdims= (keyword-only, so that
+    # the NumPy spellings cost nothing more)
+    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=False):
+        if dim is not None or keepdim:
+            axis, keepdims = torch_axis('sum', axis, dim), keepdims or keepdim
         return ops.sum(self, axis, keepdims)
 
-    def mean(self, axis=None, keepdims=False):
+    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=False):
+        if dim is not None or keepdim:
+            axis, keepdims = torch_axis('mean', axis, dim), keepdims or keepdim
         return ops.mean(self, axis, keepdims)
 
-    def max(self, axis=None, keepdims=False):
-        return ops.max(self, axis, keepdims)
+    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=False):
+        if dim is not None:  # PyTorch's t.max(dim=1): the values and where they are
+            return _extreme_with_indices(self, ops.max, np.argmax, dim, keepdims or keepdim)
+        return ops.max(self, axis, keepdims or keepdim)
 
-    def min(self, axis=None, keepdims=False):
-        return ops.min(self, axis, keepdims)
+    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=False):
+        if dim is not None:
+            return _extreme_with_indices(self, ops.min, np.argmin, dim, keepdims or keepdim)
+        return ops.min(self, axis, keepdims or keepdim)
 
-    def logsumexp(self, axis=None, keepdims=False):
+    def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=False):
+        if dim is not None or keepdim:
+            axis, keepdims = torch_axis('logsumexp', axis, dim), keepdims or keepdim
         return ops.logsumexp(self, axis, keepdims)
 
-    def softmax(self, axis=-1):
-        return ops.softmax(self, axis)
+    def softmax(self, axis=-1, *, dim=None):
+        return ops.softmax(self, axis if dim is None else dim)
 
-    def log_softmax(self, axis=-1):
-        return ops.log_softmax(self, axis)
+    def log_softmax(self, axis=-1, *, dim=None):
+        return ops.log_softmax(self, axis if dim is None else dim)
+
+    # Without a gradient: the indices, as NumPy gives them (a constant).
+    def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=False):
+        return np.argmax(self.data, torch_axis('argmax', axis, dim), keepdims=keepdims or keepdim)
+
+    def argmin(self, axis=None, keepdims=False, *, dim=None, keepdim=False):
+        return np.argmin(self.data, torch_axis('argmin', axis, dim), keepdims=keepdims or keepdim)
 
     def reshape(self, *shape):
         return ops.reshape(self, shape[0] if len(shape) == 1 else shape)
 
-    def flatten(self):
-        return ops.reshape(self, -1)
+    def flatten(self, start_dim=0, end_dim=-1):
+        if start_dim == 0 and end_dim in (-1, self.data.ndim - 1):
+            return ops.reshape(self, -1)
+        shape = self.data.shape
+        start, end = start_dim % len(shape), end_dim % len(shape)  # PyTorch's: axes start..end in one
+        return ops.reshape(self, shape[:start] + (-1,) + shape[end + 1:])
+
+    def view(self, *shape):
+        """PyTorch's spelling of reshape (the data are shared only where NumPy can share them)."""
+        return ops.reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    def unsqueeze(self, dim):
+        return ops.expand_dims(self, dim)
+
+    def clone(self):
+        """A copy that stays in the graph (PyTorch's clone; detach() cuts it)."""
+        return ops.positive(self)
+
+    def t(self):
+        """PyTorch's transpose of a matrix (or a vector, unchanged)."""
+        if self.data.ndim > 2:
+            raise ValueError(f"t(): expects a tensor of at most 2 dimensions, got shape {self.shape}; "
+                             "use .transpose(axes) or .swapaxes(a, b)")
+        return ops.transpose(self)
 
     def transpose(self, *axes):
         # t.transpose(), t.transpose((1, 0)) and t.transpose(1, 0) as NumPy; t.transpose(0) for 1-D
@@ -163,14 +206,35 @@ class _Methods:
     def swapaxes(self, axis1, axis2):
         return ops.swapaxes(self, axis1, axis2)
 
-    def squeeze(self, axis=None):
-        return ops.squeeze(self, axis)
+    def squeeze(self, axis=None, *, dim=None):
+        return ops.squeeze(self, axis if dim is None else dim)
 
     def expand_dims(self, axis):
         return ops.expand_dims(self, axis)
 
     def broadcast_to(self, shape):
         return ops.broadcast_to(self, shape)
+
+
+def torch_axis(name, axis, dim):
+    """The axis of a method given NumPy's ``axis=`` or PyTorch's ``dim=`` (not both)."""
+    if dim is None:
+        return axis
+    if axis is not None:
+        raise TypeError(f"{name}: give axis= (NumPy's spelling) or dim= (PyTorch's), not both")
+    return tuple(dim) if isinstance(dim, list) else dim
+
+
+class MaxMin(NamedTuple):
+    """What ``t.max(dim=...)`` and ``t.min(dim=...)`` return, as in PyTorch."""
+    values: Tensor
+    indices: np.ndarray
+
+
+def _extreme_with_indices(t, op, arg, dim, keepdim):
+    if not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"{op.name}(dim=...): give one axis, as an int (for several, use axis=)")
+    return MaxMin(op(t, dim, keepdim), arg(t.data, dim, keepdims=keepdim))
 
 
 def _attach():

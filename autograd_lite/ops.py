@@ -416,3 +416,137 @@ def _plain_index(index):
 def getitem(x, index):
     """x[index] with NumPy's basic and advanced indexing (slices, int arrays, boolean masks)."""
     return _getitem(x, _plain_index(index))
+
+
+# -- NumPy's other functions (issue 12) --------------------------------------------------------
+# The primitives that np.sin(t), np.prod(t), np.einsum(...) dispatch to (autograd_lite.numpy_api
+# maps NumPy's signatures onto them). Functions that are compositions of primitives (var,
+# tensordot, tile, ...) are written there, not here.
+_LN2, _LN10 = 0.6931471805599453, 2.302585092994046  # Python floats: they keep float32 float32
+
+square = elementwise('square', np.square, lambda g, ans, x: g * 2 * x)
+cbrt = elementwise('cbrt', np.cbrt, lambda g, ans, x: g / (3 * ans * ans))
+reciprocal = elementwise('reciprocal', np.reciprocal, lambda g, ans, x: -g * ans * ans)
+positive = elementwise('positive', np.positive, lambda g, ans, x: g)  # a copy, recorded
+exp2 = elementwise('exp2', np.exp2, lambda g, ans, x: g * ans * _LN2)
+expm1 = elementwise('expm1', np.expm1, lambda g, ans, x: g * (ans + 1))
+log2 = elementwise('log2', np.log2, lambda g, ans, x: g / (x * _LN2))
+log10 = elementwise('log10', np.log10, lambda g, ans, x: g / (x * _LN10))
+log1p = elementwise('log1p', np.log1p, lambda g, ans, x: g / (1 + x))
+sin = elementwise('sin', np.sin, lambda g, ans, x: g * cos.on_any(x))
+cos = elementwise('cos', np.cos, lambda g, ans, x: -g * sin.on_any(x))
+tan = elementwise('tan', np.tan, lambda g, ans, x: g * (1 + ans * ans))
+arcsin = elementwise('arcsin', np.arcsin, lambda g, ans, x: g / sqrt.on_any(1 - x * x))
+arccos = elementwise('arccos', np.arccos, lambda g, ans, x: -g / sqrt.on_any(1 - x * x))
+arctan = elementwise('arctan', np.arctan, lambda g, ans, x: g / (1 + x * x))
+sinh = elementwise('sinh', np.sinh, lambda g, ans, x: g * cosh.on_any(x))
+cosh = elementwise('cosh', np.cosh, lambda g, ans, x: g * sinh.on_any(x))
+arcsinh = elementwise('arcsinh', np.arcsinh, lambda g, ans, x: g / sqrt.on_any(x * x + 1))
+arccosh = elementwise('arccosh', np.arccosh, lambda g, ans, x: g / sqrt.on_any(x * x - 1))
+arctanh = elementwise('arctanh', np.arctanh, lambda g, ans, x: g / (1 - x * x))
+
+logaddexp = Primitive('logaddexp', np.logaddexp, (
+    lambda g, ans, x, y: g * exp.on_any(x - ans),
+    lambda g, ans, x, y: g * exp.on_any(y - ans)))
+logaddexp2 = Primitive('logaddexp2', np.logaddexp2, (
+    lambda g, ans, x, y: g * exp2.on_any(x - ans),
+    lambda g, ans, x, y: g * exp2.on_any(y - ans)))
+arctan2 = Primitive('arctan2', np.arctan2, (  # arctan2(y, x): the angle of the point (x, y)
+    lambda g, ans, y, x: g * x / (x * x + y * y),
+    lambda g, ans, y, x: -g * y / (x * x + y * y)))
+hypot = Primitive('hypot', np.hypot, (
+    lambda g, ans, x, y: g * x / ans,
+    lambda g, ans, x, y: g * y / ans))
+float_power = Primitive('float_power', np.float_power, (
+    lambda g, ans, x, y: g * y * float_power.on_any(x, y - 1),
+    _pow_exponent_grad))
+# x - floor(x / y) * y (np.remainder, np.mod) and x - trunc(x / y) * y (np.fmod): the quotient
+# is a step function, a constant almost everywhere.
+remainder = Primitive('remainder', np.remainder, (
+    lambda g, ans, x, y: g,
+    lambda g, ans, x, y: -g * np.floor_divide(_value(x), _value(y))))
+fmod = Primitive('fmod', np.fmod, (
+    lambda g, ans, x, y: g,
+    lambda g, ans, x, y: -g * np.trunc(np.true_divide(_value(x), _value(y)))))
+
+
+def _nan_tie_mask(x, y, dtype):
+    """Share of the gradient that goes to x in fmax(x, y): as maximum's, but a NaN loses."""
+    x, y = _value(x), _value(y)
+    wins = (x > y) | (np.isnan(y) & ~np.isnan(x))
+    return np.where(wins, 1.0, np.where(x == y, 0.5, 0.0)).astype(dtype, copy=False)
+
+
+fmax = Primitive('fmax', np.fmax, (
+    lambda g, ans, x, y: g * _nan_tie_mask(x, y, g.dtype),
+    lambda g, ans, x, y: g * _nan_tie_mask(y, x, g.dtype)))
+fmin = Primitive('fmin', np.fmin, (
+    lambda g, ans, x, y: g * _nan_tie_mask(-_value(x), -_value(y), g.dtype),
+    lambda g, ans, x, y: g * _nan_tie_mask(-_value(y), -_value(x), g.dtype)))
+
+
+def _others_product(x, axis):
+    """For each element of x, the product of the other elements it is reduced with: exact
+    where x has zeros (ans / x is not). Arrays only."""
+    axes = _axes(axis, x.ndim)
+    rest = tuple(i for i in range(x.ndim) if i not in axes)
+    moved = np.transpose(x, rest + axes)
+    flat = moved.reshape(moved.shape[:len(rest)] + (-1,))
+    ones = np.ones(flat.shape[:-1] + (1,), dtype=x.dtype)
+    before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    after = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    return np.transpose((before * after).reshape(moved.shape), np.argsort(rest + axes))
+
+
+def _prod_grad(g, ans, x, axis, keepdims):
+    if isinstance(x, Tensor) or not (x == 0).any():  # on Tensors (second order): ans / x
+        return _kept(g, x, axis, keepdims) * (_kept(ans, x, axis, keepdims) / x)
+    return _kept(g, x, axis, keepdims) * _others_product(x, axis)
+
+
+prod = _reduction('prod', np.multiply.reduce, _prod_grad)
+
+
+def _cumsum_grad(g, ans, x, axis):
+    # the adjoint of a running sum is the running sum from the other end
+    return g.sum(axis=axis, keepdims=True) - cumsum.on_any(g, axis=axis) + g
+
+
+cumsum = Primitive('cumsum', lambda x, axis: np.cumsum(x, axis), (_cumsum_grad,), static={'axis': REQUIRED})
+flip = Primitive('flip', lambda x, axis: np.flip(x, axis), (lambda g, ans, x, axis: flip.on_any(g, axis=axis),),
+                 static={'axis': None})
+
+
+def _pad_grad(g, ans, x, pad_width, constant_values):
+    return g[tuple(slice(before, before + n) for (before, _), n in zip(pad_width, x.shape))]
+
+
+# Zeros (or constant_values) around x: pad_width is ((before, after), ...) per axis.
+pad = Primitive('pad', lambda x, pad_width, constant_values: np.pad(x, pad_width, constant_values=constant_values),
+                (_pad_grad,), static={'pad_width': REQUIRED, 'constant_values': 0})
+
+
+def _einsum_parts(subscripts):
+    inputs, output = subscripts.replace(' ', '').split('->')
+    return inputs.split(','), output
+
+
+def _einsum_grad(i, g, ans, xs, subscripts):
+    """Operand i's gradient: einsum of g with the other operands, onto operand i's indices;
+    indices only operand i has (summed out of it alone) come back by broadcasting."""
+    inputs, output = _einsum_parts(subscripts)
+    others = [s for j, s in enumerate(inputs) if j != i]
+    elsewhere = set(output).union(*others)
+    kept = ''.join(c for c in inputs[i] if c in elsewhere)
+    g = einsum.on_any([g] + [x for j, x in enumerate(xs) if j != i],
+                      subscripts=','.join([output] + others) + '->' + kept)
+    shape = np.shape(_value(xs[i]))
+    if len(kept) < len(inputs[i]):
+        g = broadcast_to(g.reshape(tuple(n if c in kept else 1 for c, n in zip(inputs[i], shape))), shape)
+    return g
+
+
+# np.einsum in the explicit form 'ij,jk->ik', without '...' and without an index repeated within
+# one operand (numpy_api checks and rewrites the implicit form).
+einsum = Primitive('einsum', lambda *xs, subscripts: np.einsum(subscripts, *xs), _PerInput(_einsum_grad),
+                   static={'subscripts': REQUIRED}, variadic=True)

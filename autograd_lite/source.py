@@ -15,12 +15,14 @@ from typing import NamedTuple
 _PACKAGE = os.path.dirname(__file__) + os.sep  # as the package's own code objects spell their files
 
 
-def user_frame():
-    """The innermost frame whose code is not in autograd_lite (the user's line), or None.
+def user_frame(also_skip=()):
+    """The innermost frame whose code is not in autograd_lite (the user's line), or None;
+    ``also_skip``: more folders to look past (NumPy's, when NumPy's Python code called us).
 
     Walks ``f_back`` from the caller: cheap enough to run for every op in anomaly mode."""
+    skip = (_PACKAGE, *also_skip)
     frame = sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+    while frame is not None and frame.f_code.co_filename.startswith(skip):
         frame = frame.f_back
     return frame
 
@@ -94,6 +96,13 @@ def _operands(node, op_name):
                 return func.value, node.args[0]
             return tuple(node.args)  # ag.matmul(a, b)
     return None
+
+
+def running_expression(frame):
+    """The exact text of the expression running in ``frame`` (``X.dot(w1)``), or None when
+    Python does not record its span or the source is unavailable."""
+    found = _running_source(frame)
+    return found[0] if found is not None and found[1] else None
 
 
 def _running_source(frame):

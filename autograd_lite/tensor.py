@@ -76,8 +76,9 @@ class Tensor:
     _hooks = None
     _retain = False
     _saved = None  # what a forward saved for its rules (ops declared with saves=True)
-    # ndarray @ Tensor, ndarray + Tensor, ...: make NumPy defer to our reflected
-    # operators instead of building an object array of Tensors.
+    # ndarray @ Tensor, ndarray + Tensor, ...: make NumPy defer to our reflected operators
+    # instead of building an object array of Tensors. autograd_lite.numpy_api replaces it
+    # (and adds __array_function__ and __array__) so that NumPy's functions record.
     __array_ufunc__ = None
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
@@ -211,11 +212,6 @@ class Tensor:
         for i in range(len(self)):
             yield self[i]
 
-    def __array__(self, dtype=None, copy=None):
-        if copy:
-            return np.array(self.data, dtype=dtype, copy=True)
-        return np.asarray(self.data, dtype=dtype)
-
     def __bool__(self):
         return bool(self.data)
 
@@ -224,6 +220,22 @@ class Tensor:
 
     def __int__(self):
         return int(self.data)
+
+    def __format__(self, spec):
+        """``f"{loss:.4f}"``: a one-element tensor formats as its number."""
+        if not spec:
+            return str(self)
+        if self.data.size != 1:
+            raise TypeError(f"format: a tensor of shape {self.shape} has no single number to format "
+                            f"with {spec!r}; format one element (t[0].item()) or use np.array2string(t.data)")
+        return format(self.data.item(), spec)
+
+    def __round__(self, ndigits=None):
+        """``round(t, 2)``: a number for a one-element tensor (as round on a float), else a
+        tensor without graph (rounding has no useful gradient)."""
+        if self.data.size == 1:
+            return round(self.data.item(), ndigits)
+        return Tensor._make(np.round(self.data, ndigits or 0))
 
     def __index__(self):
         return self.data.__index__()

@@ -75,3 +75,20 @@ def test_seed_mistakes_shows_each_diagnosis(capsys):
                      '[0, 0, 20]', '[10, 10, 10]', 'SIGN FLIPPED'):
         assert fragment in text
     assert text.count('\n== ') == 5
+
+
+def test_seed_numpy_both_spellings_match_the_hand_derived_gradients_to_1e_12(capsys):
+    worst = example('seed_numpy')['main']([])
+    assert set(worst) == {'per sample (the question)', 'vectorised (the answer)'}
+    assert max(worst.values()) <= 1e-12
+    text = capsys.readouterr().out
+    assert text.count(' ok\n') == 4 and text.count('SIGN FLIPPED') == 2  # the answer's (y - y_hat)
+
+
+def test_seed_numpy_check_is_real():
+    """A hand-derived rule with a slip fails the example's own check."""
+    module = example('seed_numpy')
+    real = module['per_sample_by_hand']
+    module['main'].__globals__['per_sample_by_hand'] = lambda *a: (real(*a)[0] * 1.001, real(*a)[1])
+    with pytest.raises(AssertionError):
+        module['main']([])
