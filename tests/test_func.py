@@ -420,6 +420,30 @@ def test_transforms_of_functions_written_with_numpys_own_functions_match_torch()
     assert_close(func.jacrev(vec)(x), tf.jacrev(tvec)(tx))
     assert_close(func.jacfwd(vec)(x), tf.jacfwd(tvec)(tx))
     assert_close(func.jvp(vec, (x,), (v,)), tf.jvp(tvec, (tx,), (tv,)))
+    out, vjp_fn = func.vjp(vec, x)
+    tout, tvjp_fn = tf.vjp(tvec, tx)
+    assert_close((out, vjp_fn(v)), (tout, tvjp_fn(tv)))
+    # third order, and the hessian of a function that calls grad
+    assert_close(func.jacrev(func.hessian(vec))(x), tf.jacrev(tf.hessian(tvec))(tx))
+    assert_close(func.hessian(lambda x: np.sum(func.grad(f)(x) ** 3))(x),
+                 tf.hessian(lambda x: torch.sum(tf.grad(tfn)(x) ** 3))(tx))
+
+
+def numpy_mlp_loss(params, X, Y):
+    """The MLP loss of the tests above, written as NumPy code."""
+    h = np.tanh(np.dot(X, params['W1']) + params['b1'])
+    logits = np.dot(h, params['W2']) + params['b2']
+    log_p = logits - np.log(np.sum(np.exp(logits), axis=1, keepdims=True))
+    return -np.sum(Y * log_p) / X.shape[0]
+
+
+@numpy_dispatch
+def test_grad_and_hessian_of_a_numpy_mlp_loss_in_a_dict_match_torch():
+    params, X, Y = mlp_data(4)
+    targs = to_torch((params, X, Y))
+    value, g = func.value_and_grad(numpy_mlp_loss)(params, X, Y)
+    assert_close((value, g), tuple(reversed(tf.grad_and_value(theirs(mlp_loss))(*targs))))
+    assert_close(func.hessian(numpy_mlp_loss)(params, X, Y), tf.hessian(theirs(mlp_loss))(*targs))
 
 
 # -- errors -------------------------------------------------------------------------------------
