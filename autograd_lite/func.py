@@ -15,7 +15,8 @@ array([[ 6.,  0.],
        [ 0., 12.]])
 
 How: each call runs ``f`` on fresh inputs, records its graph, and walks it backward with
-:func:`autograd_lite.grad`. A fresh input is a new leaf for a plain value, or a new node
+:func:`autograd_lite.grad` (or ``backward()`` into the fresh inputs, when nothing else in the
+graph could receive a gradient: the same walk, a little cheaper). A fresh input is a new leaf for a plain value, or a new node
 (the op ``input``) on top of a Tensor that already requires grad, so that the gradient
 counts only the paths through this call's inputs, never those through values ``f`` closes
 over, while staying connected to the outer graph. Inside another transform's function, and
@@ -146,8 +147,7 @@ def _matching(name, what, given, like, like_name):
     result = []
     for g, l, path in zip(g_leaves, l_leaves, leaf_paths(l_def)):
         if not isinstance(g, Tensor):
-            kind = np.asarray(g).dtype.kind if not isinstance(g, (str, bytes)) else 'U'
-            if kind not in 'fiub':
+            if np.asarray(g).dtype.kind not in 'fiub':
                 raise TypeError(f"{name}: {what}{path} is {_what(g)}, not an array or a number")
         if np.shape(g) != np.shape(l):
             raise ValueError(f"{name}: {what}{path} has shape {np.shape(g)} but {like_name}{path} has "
