@@ -38,7 +38,7 @@ import numpy as np
 from . import engine, ops
 from .engine import Primitive
 from .pytree import describe, leaf_paths, tree_flatten, tree_unflatten
-from .tensor import Tensor
+from .tensor import Tensor, from_op
 
 __all__ = ['grad', 'value_and_grad', 'vjp', 'jvp', 'jacrev', 'jacfwd', 'jacobian', 'hessian', 'hvp']
 
@@ -189,7 +189,7 @@ class _Call:
             fresh = []
             for i, leaf in enumerate(leaves):
                 if leaf.__class__ is np.ndarray and leaf.dtype.kind == 'f':  # [speed] the usual case
-                    x = Tensor._make(leaf)
+                    x = from_op(leaf, None, None, None, None, None)
                     x._requires_grad = True
                 else:
                     if isinstance(leaf, Tensor):

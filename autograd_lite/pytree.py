@@ -3,8 +3,9 @@
 The function transforms (:mod:`autograd_lite.func`) take and return such containers, a dict
 of parameters being the usual one: they flatten the arguments into a list of leaves,
 differentiate with respect to the leaves, and rebuild the gradients in the arguments'
-structure. A structure is a ``treedef``: ``None`` for a leaf, else ``(type, keys, children)``
-with the dict's keys (in insertion order, as PyTorch's pytrees keep them) or ``None``.
+structure. A structure is a ``treedef``: ``None`` for a leaf, else ``(type, keys, children, size)``
+with the dict's keys (in insertion order, as PyTorch's pytrees keep them) or ``None``, the
+children's treedefs (``None`` when all are leaves) and the number of leaves.
 
 >>> leaves, treedef = tree_flatten({'W': 1.0, 'b': (2.0, [3.0])})
 >>> leaves
@@ -37,12 +38,17 @@ def tree_flatten(tree):
 
 
 def _flatten(tree, leaves):
-    # [speed] a container's leaves are appended without a call each (a dict of parameters
-    # is flattened on every call of a transformed function)
-    if isinstance(tree, dict):
-        keys, children = tuple(tree), tree.values()
+    """The treedef of a container, ``(type, keys, children, size)``: ``size`` leaves in all;
+    ``children`` is None when every child is a leaf ([speed]: a dict of parameters, flattened
+    and rebuilt on every call of a transformed function, then costs one extend and one slice)."""
+    keys, children = (tuple(tree), tuple(tree.values())) if isinstance(tree, dict) else (None, tree)
+    start = len(leaves)
+    for child in children:
+        if isinstance(child, _CONTAINERS):
+            break
     else:
-        keys, children = None, tree
+        leaves.extend(children)
+        return type(tree), keys, None, len(children)
     defs = []
     for child in children:
         if isinstance(child, _CONTAINERS):
@@ -50,29 +56,33 @@ def _flatten(tree, leaves):
         else:
             leaves.append(child)
             defs.append(None)
-    return type(tree), keys, tuple(defs)
+    return type(tree), keys, tuple(defs), len(leaves) - start
 
 
 def tree_unflatten(treedef, leaves):
     """The tree of structure ``treedef`` with ``leaves`` (any iterable, in flattening order)."""
-    leaves = iter(leaves)
-    try:
-        tree = _unflatten(treedef, leaves)
-    except StopIteration:
-        raise ValueError("tree_unflatten: fewer leaves than the structure holds") from None
-    if next(leaves, _END) is not _END:
-        raise ValueError("tree_unflatten: more leaves than the structure holds")
-    return tree
+    if not isinstance(leaves, list):
+        leaves = list(leaves)
+    size = 1 if treedef is None else treedef[3]
+    if len(leaves) != size:
+        raise ValueError(f"tree_unflatten: {len(leaves)} leaves for a structure of {size}: "
+                         f"{'fewer' if len(leaves) < size else 'more'} leaves than the structure holds")
+    return leaves[0] if treedef is None else _unflatten(treedef, leaves, 0)
 
 
-_END = object()
-
-
-def _unflatten(treedef, leaves):
-    if treedef is None:
-        return next(leaves)
-    kind, keys, children = treedef
-    values = [next(leaves) if child is None else _unflatten(child, leaves) for child in children]
+def _unflatten(treedef, leaves, start):
+    kind, keys, children, size = treedef
+    if children is None:
+        values = leaves[start:start + size]
+    else:
+        values, i = [], start
+        for child in children:
+            if child is None:
+                values.append(leaves[i])
+                i += 1
+            else:
+                values.append(_unflatten(child, leaves, i))
+                i += child[3]
     if keys is not None:
         return kind(zip(keys, values))
     if kind is tuple or kind is list:
@@ -92,9 +102,9 @@ def leaf_paths(treedef, prefix=''):
     """Where each leaf sits, as Python would index it: ``["['W']", "['b'][0]"]``."""
     if treedef is None:
         return [prefix]
-    _, keys, children = treedef
+    _, keys, children, size = treedef
     paths = []
-    for i, child in enumerate(children):
+    for i, child in enumerate(children if children is not None else (None,) * size):
         paths.extend(leaf_paths(child, f"{prefix}[{keys[i]!r}]" if keys is not None else f"{prefix}[{i}]"))
     return paths
 

@@ -14,6 +14,10 @@
    (``jacrev``, ``jacfwd``, ``hessian``, vectorised with vmap). Engines that are not installed
    are skipped.
 
+``--step backward|value_and_grad --steps N`` only runs N iris steps, for counting instructions with
+valgrind (a count does not depend on the load of other processes; the figures in
+docs/performance.md).
+
 Every result is checked against the others before it is timed. The contestants of a table are
 timed interleaved, round by round (benchmarks/timing.py), one thread each; "ratio" is the median
 over rounds of the per-round ratio, "ratio of bests" the ratio of the fastest rounds (the least
@@ -85,7 +89,8 @@ def table(title, fns, plan, base):
     return rows
 
 
-def iris_step(plan):
+def iris_steps():
+    """The two ways of taking one iris step's loss and gradients, as (name -> function)."""
     X, y, params = iris()
     tensors = {k: ag.Tensor(v.copy(), requires_grad=True) for k, v in params.items()}
 
@@ -103,9 +108,14 @@ def iris_step(plan):
     check(value, ref_value, 'iris loss')
     for k in params:
         check(grads[k], ref_grads[k], f'iris d loss / d {k}')
+    return {'backward': with_backward, 'value_and_grad': lambda: vg(params, X, y)}
+
+
+def iris_step(plan):
+    steps = iris_steps()
     return table("iris 4-8-3, 120 rows: one step's loss and gradients",
-                 {'loss.backward() on parameter Tensors': with_backward,
-                  'func.value_and_grad(loss)(params, X, y)': lambda: vg(params, X, y)},
+                 {'loss.backward() on parameter Tensors': steps['backward'],
+                  'func.value_and_grad(loss)(params, X, y)': steps['value_and_grad']},
                  plan, 'loss.backward() on parameter Tensors')
 
 
@@ -177,8 +187,19 @@ def jacobians(plan, W, b):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--quick', action='store_true', help='fewer, shorter rounds: a smoke test')
-    quick = parser.parse_args(argv).quick
+    parser.add_argument('--step', choices=['backward', 'value_and_grad'],
+                        help="only run --steps iris steps this way, untimed: for counting instructions, "
+                             "valgrind --tool=callgrind python benchmarks/func_transforms.py --step ... "
+                             "with --steps N and --steps 0; the difference over N is one step's count")
+    parser.add_argument('--steps', type=int, default=400)
+    args = parser.parse_args(argv)
     threads.limit()
+    if args.step:
+        step = iris_steps()[args.step]
+        for _ in range(20 + args.steps):  # 20 warm-up steps in both counts
+            step()
+        return
+    quick = args.quick
     print(f"numpy {np.__version__}; torch {torch.__version__ if torch else 'not installed'}; "
           f"HIPS autograd {'installed' if hips else 'not installed'}")
     small = (5, 0.01, 0.05) if quick else (31, 0.02, 0.2)
