@@ -16,7 +16,7 @@ from .ops import (
     sum, mean, max, min, logsumexp, matmul, reshape, transpose, swapaxes, squeeze, expand_dims,
     broadcast_to, concatenate, stack, softmax, log_softmax,
 )
-from . import nn, optim
+from . import nn, optim, func
 from .serialization import save, load, LoadError
 from .factories import zeros, ones, randn, rand, arange, manual_seed
 from .viz import to_dot, render_graph, graph_listing
@@ -36,7 +36,7 @@ __all__ = [
     'squeeze', 'expand_dims', 'broadcast_to', 'concatenate', 'stack', 'softmax', 'log_softmax',
     'numerical_grad', 'gradcheck', 'gradgradcheck', 'GradcheckError', 'PrecisionWarning',
     'compare_gradients', 'check_backprop',
-    'nn', 'optim', 'save', 'load', 'LoadError',
+    'nn', 'optim', 'func', 'save', 'load', 'LoadError',
     'zeros', 'ones', 'randn', 'rand', 'arange', 'manual_seed',
     'to_dot', 'render_graph', 'graph_listing',
     'backward_code', 'compile', 'CompileError',

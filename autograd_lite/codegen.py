@@ -780,6 +780,7 @@ TEMPLATES = {
     'cbrt': _unary('np.cbrt({0})', lambda c: f'{_paren(c.g)} / (3 * {c.ans} * {c.ans})'),
     'reciprocal': _unary('np.reciprocal({0})', lambda c: f'-{_paren(c.g)} * {c.ans} * {c.ans}'),
     'positive': _unary('np.positive({0})', '{g}'),
+    'input': _unary('{0}', '{g}'),  # ag.func's identity on an input already in a graph
     'exp2': _unary('np.exp2({0})', lambda c: f'{_paren(c.g)} * {c.ans} * {_LN2}'),
     'expm1': _unary('np.expm1({0})', lambda c: f'{_paren(c.g)} * ({c.ans} + 1)'),
     'log2': _unary('np.log2({0})', lambda c: f'{_paren(c.g)} / ({c.x[0]} * {_LN2})'),

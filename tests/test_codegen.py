@@ -268,6 +268,7 @@ def _positive_binary(op):
 
 CASES.update({
     'square': _unary(ops.square), 'cbrt': _unary(ops.cbrt, avoid=0.0), 'reciprocal': _unary(ops.reciprocal, 0.3, 2.0),
+    'input': _unary(__import__('autograd_lite.func', fromlist=['_input'])._input),
     'positive': _unary(ops.positive), 'exp2': _unary(ops.exp2), 'expm1': _unary(ops.expm1),
     'log2': _unary(ops.log2, 0.2, 3.0), 'log10': _unary(ops.log10, 0.2, 3.0), 'log1p': _unary(ops.log1p, -0.5, 2.0),
     'sin': _unary(ops.sin), 'cos': _unary(ops.cos), 'tan': _unary(ops.tan, -1.0, 1.0),
@@ -422,7 +423,9 @@ def _program(names, seed, x, b):
 
 
 @settings(max_examples=25, deadline=None)
-@given(name=st.sampled_from(sorted(CASES)), seed=seeds())
+# (ag.func's private identity 'input' returns its argument's own array, which compile takes
+# for a constant of the recording; it is never in a function compile sees.)
+@given(name=st.sampled_from(sorted(set(CASES) - {'input'})), seed=seeds())
 def test_compiled_function_equals_the_engine(name, seed):
     """ag.compile of a function over fixed leaves: the second call runs only the generated
     code and accumulates what backward() accumulates."""
