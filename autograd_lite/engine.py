@@ -65,6 +65,8 @@ class set_grad_enabled:
     Nestable; the previous state comes back on exit, exceptions included."""
 
     def __init__(self, mode):
+        if not isinstance(mode, (bool, np.bool_)):
+            raise TypeError(f"set_grad_enabled: mode must be True or False, got {type(mode).__name__} {mode!r}")
         self._mode = bool(mode)
         self._saved = []  # a stack, so one instance can be entered recursively
 

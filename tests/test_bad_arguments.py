@@ -384,12 +384,6 @@ def _run(case, arg, kind):
 
 # Cases that fail today: test id -> what happens. Each is an xfail(strict=True) until fixed.
 KNOWN = {
-    'set_grad_enabled-mode-a str':
-        'accepted (no error)',
-    'set_grad_enabled-mode-a dict':
-        'accepted (no error)',
-    'set_grad_enabled-mode-None':
-        'accepted (no error)',
     'Primitive-name-None':
         'accepted (no error)',
     'Primitive-name-a number':
@@ -449,14 +443,6 @@ KNOWN = {
     'gradgradcheck-inputs-a list with None':
         'accepted (no error)',
     'compare_gradients-hand-a dict of a complex array':
-        'accepted (no error)',
-    'detect_anomaly-enabled-a str':
-        'accepted (no error)',
-    'detect_anomaly-enabled-a dict':
-        'accepted (no error)',
-    'strict_broadcasting-enabled-a str':
-        'accepted (no error)',
-    'strict_broadcasting-enabled-a dict':
         'accepted (no error)',
     'logsumexp-keepdims-a str':
         'accepted (no error)',
@@ -597,16 +583,6 @@ KNOWN = {
     'Tensor.astype-dtype-a dict':
         "TypeError: object of type 'int' has no len() (raised in numpy._core._internal._makenames_list, not by a raise in autograd_lite)",
     'Tensor.astype-dtype-an object dtype':
-        'accepted (no error)',
-    'Tensor.register_hook-fn-None':
-        'accepted (no error)',
-    'Tensor.register_hook-fn-a str':
-        'accepted (no error)',
-    'Tensor.register_hook-fn-a dict':
-        'accepted (no error)',
-    'Tensor.requires_grad_-flag-a str':
-        'accepted (no error)',
-    'Tensor.requires_grad_-flag-a dict':
         'accepted (no error)',
 }
 
