@@ -384,22 +384,6 @@ def _run(case, arg, kind):
 
 # Cases that fail today: test id -> what happens. Each is an xfail(strict=True) until fixed.
 KNOWN = {
-    'Primitive-name-None':
-        'accepted (no error)',
-    'Primitive-name-a number':
-        'accepted (no error)',
-    'Primitive-fwd-None':
-        'accepted (no error)',
-    'Primitive-fwd-a str':
-        'accepted (no error)',
-    'Primitive-fwd-a dict':
-        'accepted (no error)',
-    'Primitive-vjps-None':
-        "TypeError: object of type 'NoneType' has no len() (raised in autograd_lite.engine.__new__, not by a raise in autograd_lite)",
-    'Primitive-vjps-a str':
-        'accepted (no error)',
-    'Primitive-vjps-a callable':
-        "TypeError: object of type 'function' has no len() (raised in autograd_lite.engine.__new__, not by a raise in autograd_lite)",
     'compare_gradients-hand-a dict of a complex array':
         'accepted (no error)',
     'logsumexp-keepdims-a str':
