@@ -173,7 +173,8 @@ class Primitive:
 
     def __new__(cls, name, fwd, vjps, explain=None, broadcasts=True, static=None, saves=False,
                 variadic=False):
-        _check_declaration(name, fwd, vjps, variadic)
+        if cls is Primitive:  # (a subclass, debug._Watched, takes other arguments)
+            _check_declaration(name, fwd, vjps, variadic)
         if cls is Primitive and not (static or saves or variadic):
             cls = {1: _Unary, 2: _Binary, 3: _Ternary}.get(len(vjps), Primitive)
         return object.__new__(cls)
