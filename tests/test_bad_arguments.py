@@ -384,47 +384,13 @@ def _run(case, arg, kind):
 
 # Cases that fail today: test id -> what happens. Each is an xfail(strict=True) until fixed.
 KNOWN = {
-    'compare_gradients-hand-a dict of a complex array':
-        'accepted (no error)',
-    'MLP-sizes-None':
-        "TypeError: 'NoneType' object is not iterable (raised in autograd_lite.nn.layers.__init__, not by a raise in autograd_lite)",
-    'MLP-sizes-a str':
-        "ValueError: Linear: in_features must be a positive integer, got 'a' (names none of MLP, sizes)",
-    'MLP-sizes-a list of str':
-        "ValueError: Linear: in_features must be a positive integer, got 'a' (names none of MLP, sizes)",
-    'MLP-sizes-a negative size':
-        'ValueError: Linear: out_features must be a positive integer, got -1 (names none of MLP, sizes)',
-    'MLP-sizes-NaN':
-        'ValueError: Linear: out_features must be a positive integer, got nan (names none of MLP, sizes)',
-    'MLP-activation-a dict':
-        "TypeError: unhashable type: 'dict' (raised in autograd_lite.nn.layers._choose, not by a raise in autograd_lite)",
-    'Softmax-axis-a str':
-        'accepted (no error)',
-    'Softmax-axis-a dict':
-        'accepted (no error)',
-    'Softmax-axis-a float':
-        'accepted (no error)',
-    'Softmax-axis-NaN':
-        'accepted (no error)',
     'Softmax-axis-an out-of-range axis':
         'accepted (no error)',
     'Softmax-axis-an out-of-range negative axis':
         'accepted (no error)',
-    'Softmax-axis-a list of str':
-        'accepted (no error)',
-    'LogSoftmax-axis-a str':
-        'accepted (no error)',
-    'LogSoftmax-axis-a dict':
-        'accepted (no error)',
-    'LogSoftmax-axis-a float':
-        'accepted (no error)',
-    'LogSoftmax-axis-NaN':
-        'accepted (no error)',
     'LogSoftmax-axis-an out-of-range axis':
         'accepted (no error)',
     'LogSoftmax-axis-an out-of-range negative axis':
-        'accepted (no error)',
-    'LogSoftmax-axis-a list of str':
         'accepted (no error)',
 }
 
