@@ -35,6 +35,25 @@ def _as_tuple(inputs):
     return tuple(inputs) if isinstance(inputs, (list, tuple)) else (inputs,)
 
 
+def _checked_inputs(caller, fn, inputs, eps):
+    """``inputs`` as a tuple, after refusing a call no check can run: fn not callable, an
+    input that is no Tensor, array or number, eps not a positive finite number."""
+    if not callable(fn):
+        raise TypeError(f"{caller}: fn must be a function called as fn(*inputs), got {type(fn).__name__} {fn!r:.40}")
+    if (not isinstance(eps, (int, float, np.integer, np.floating)) or isinstance(eps, (bool, np.bool_))
+            or not (np.isfinite(eps) and eps > 0)):
+        raise ValueError(f"{caller}: eps must be a positive finite number (the step of the differences, "
+                         f"e.g. 1e-6), got {type(eps).__name__} {eps!r:.40}")
+    inputs = _as_tuple(inputs)
+    for i, x in enumerate(inputs):
+        data = x.data if isinstance(x, Tensor) else x
+        if not (isinstance(data, (int, float, np.number)) or
+                isinstance(data, np.ndarray) and data.dtype.kind in 'fiub'):
+            raise TypeError(f"{caller}: inputs[{i}] is {type(x).__name__} {x!r:.40}; give a Tensor or a list "
+                            "of them (arrays and numbers are passed to fn as constants)")
+    return inputs
+
+
 def _is_float(x):
     data = x.data if isinstance(x, Tensor) else x
     return isinstance(data, np.ndarray) and data.dtype.kind == 'f'
@@ -97,7 +116,7 @@ def numerical_grad(fn, inputs, eps=1e-6, grad_output=None):
     >>> x = ag.Tensor([1.0, 2.0])
     >>> numerical_grad(lambda x: (x * x).sum(), x)   # (array([2., 4.]),) up to ~1e-9
     """
-    args = tuple(_float64_copy(x) for x in _as_tuple(inputs))
+    args = tuple(_float64_copy(x) for x in _checked_inputs('numerical_grad', fn, inputs, eps))
     if grad_output is not None:
         grad_output = np.asarray(grad_output, dtype=np.float64)
     which = [i for i, x in enumerate(args) if _is_float(x)]
@@ -106,9 +125,9 @@ def numerical_grad(fn, inputs, eps=1e-6, grad_output=None):
 
 
 # -- the checks -----------------------------------------------------------------------------------
-def _prepare(inputs, eps, caller):
+def _prepare(fn, inputs, eps, caller):
     """Float64 copies of the inputs and the indices of those that require grad; warns about float32."""
-    inputs = _as_tuple(inputs)
+    inputs = _checked_inputs(caller, fn, inputs, eps)
     low = [f"input {i} ({_describe(x)})" for i, x in enumerate(inputs)
            if _is_float(x) and (x.data if isinstance(x, Tensor) else x).dtype.itemsize < 8]
     if low:
@@ -199,7 +218,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
     returns False when ``raise_exception=False``. float32 inputs give a
     :class:`PrecisionWarning` and are checked as float64 copies.
     """
-    args, which = _prepare(inputs, eps, 'gradcheck')
+    args, which = _prepare(fn, inputs, eps, 'gradcheck')
     upstream = _upstream(fn(*args), grad_output, np.random.default_rng(seed))
     return _check(fn, args, which, upstream, eps, atol, rtol, raise_exception, 'gradcheck')
 
@@ -214,7 +233,7 @@ def gradgradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=Tr
     through the gradient rules run on Tensors, its central differences through ordinary
     backward passes. Same arguments, results and report as :func:`gradcheck`.
     """
-    args, which = _prepare(inputs, eps, 'gradgradcheck')
+    args, which = _prepare(fn, inputs, eps, 'gradgradcheck')
     rng = np.random.default_rng(seed)
     upstream = _upstream(fn(*args), grad_output, rng)
     directions = [rng.standard_normal(args[i].shape) for i in which]

@@ -177,7 +177,10 @@ def gradient_array(x, where):
                             f"not a gradient: did you mean {name}.grad? ({has})")
         x = x.data
     try:
-        arr = np.asarray(x, dtype=np.float64)
+        arr = np.asarray(x)
+        if arr.dtype.kind not in 'fiubO':  # complex (its imaginary part would be dropped), strings
+            raise TypeError
+        arr = np.asarray(arr, dtype=np.float64)
     except (TypeError, ValueError):
         raise TypeError(f"{where} is {type(x).__name__} {x!r:.60}, not a gradient "
                         "(an array of numbers, or a Tensor)") from None

@@ -42,6 +42,9 @@ class _Mode:
     _flag = None
 
     def __init__(self, enabled=True):
+        if not isinstance(enabled, (bool, np.bool_)):
+            raise TypeError(f"{type(self).__name__}: enabled must be True or False, "
+                            f"got {type(enabled).__name__} {enabled!r}")
         self.enabled = bool(enabled)
 
     def __enter__(self):

@@ -68,6 +68,8 @@ class set_grad_enabled:
     Nestable; the previous state comes back on exit, exceptions included."""
 
     def __init__(self, mode):
+        if not isinstance(mode, (bool, np.bool_)):
+            raise TypeError(f"set_grad_enabled: mode must be True or False, got {type(mode).__name__} {mode!r}")
         self._mode = bool(mode)
         self._saved = []  # a stack, so one instance can be entered recursively
 
@@ -174,6 +176,8 @@ class Primitive:
 
     def __new__(cls, name, fwd, vjps, explain=None, broadcasts=True, static=None, saves=False,
                 variadic=False):
+        if cls is Primitive:  # (a subclass, debug._Watched, takes other arguments)
+            _check_declaration(name, fwd, vjps, variadic)
         if cls is Primitive and not (static or saves or variadic):
             cls = {1: _Unary, 2: _Binary, 3: _Ternary}.get(len(vjps), Primitive)
         return object.__new__(cls)
@@ -259,6 +263,24 @@ class Primitive:
             inputs = tuple(inputs[0])
         out = self.fwd(*inputs, **self._bind_static((), static)) if self.static else self.fwd(*inputs)
         return out[0] if self.saves else out
+
+
+def _check_declaration(name, fwd, vjps, variadic):
+    """Refuse a Primitive that could only fail later, at its first call or backward."""
+    if not isinstance(name, str):
+        raise TypeError(f"Primitive: name must be a str (the op's name in errors and graphs), "
+                        f"got {type(name).__name__} {name!r}")
+    if not callable(fwd):
+        raise TypeError(f"Primitive {name!r}: fwd must be a function fwd(*arrays, **static), "
+                        f"got {type(fwd).__name__} {fwd!r:.40}")
+    if variadic:  # any object indexed by input number (ops.py's _PerInput)
+        if not hasattr(vjps, '__getitem__'):
+            raise TypeError(f"Primitive {name!r}: vjps must give a rule per input index, got {type(vjps).__name__}")
+        return
+    if not isinstance(vjps, (tuple, list)) or not all(v is None or callable(v) for v in vjps):
+        hint = "; for one input write vjps=(rule,)" if callable(vjps) else ''
+        raise TypeError(f"Primitive {name!r}: vjps must be a tuple with one gradient rule "
+                        f"rule(g, ans, *inputs) (or None) per input, got {type(vjps).__name__} {vjps!r:.40}{hint}")
 
 
 class _Unary(Primitive):

@@ -88,7 +88,14 @@ class _Methods:
 
     # -- differentiable methods -------------------------------------------------------
     def astype(self, dtype):
-        dtype = np.dtype(dtype)
+        try:
+            dtype = np.dtype(dtype)
+        except (TypeError, ValueError):
+            raise TypeError(f"astype: dtype {dtype!r:.40} is not a NumPy dtype; give one such as np.float64, "
+                            "np.float32, or an integer/bool dtype for labels and masks") from None
+        if dtype.kind not in 'fiub':  # complex, object, strings: not data a gradient can flow through
+            raise TypeError(f"astype: dtype {dtype} is not a real numeric dtype; give a floating-point dtype "
+                            "such as np.float64 (or an integer/bool one for labels and masks)")
         if dtype.kind != 'f':  # integer/bool results cannot carry a gradient: no graph (as torch's .long())
             return Tensor._make(self.data.astype(dtype))
         return ops.astype(self, dtype)

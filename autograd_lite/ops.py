@@ -11,7 +11,7 @@ import builtins
 import numpy as np
 
 from . import errors
-from .engine import REQUIRED, Primitive, unbroadcast
+from .engine import REQUIRED, Primitive, _constant, unbroadcast
 from .tensor import Tensor, _value
 
 
@@ -242,6 +242,8 @@ def _extreme_grad(g, ans, x, axis, keepdims):
 
 
 def _logsumexp_fwd(x, axis=None, keepdims=False):
+    if keepdims.__class__ is not bool and not isinstance(keepdims, np.bool_):  # (NumPy's reductions check theirs)
+        raise TypeError(f"keepdims must be True or False, got {type(keepdims).__name__} {keepdims!r:.40}")
     m = np.maximum.reduce(x, axis=axis, keepdims=True, initial=-np.inf)  # empty: -inf, as PyTorch
     m = np.where(np.isfinite(m), m, 0)  # rows of -inf stay -inf instead of becoming NaN
     out = np.log(np.add.reduce(np.exp(x - m), axis=axis, keepdims=True)) + m
@@ -299,11 +301,32 @@ expand_dims = Primitive('expand_dims', lambda x, axis: np.expand_dims(x, axis), 
                         static={'axis': REQUIRED})
 
 
+def _shape_arg(op_name, shape, smallest):
+    """``shape`` (an int or a sequence of ints, each >= ``smallest``) as a tuple, or a clear error."""
+    if shape.__class__ is tuple:  # [speed] the usual case, a tuple of Python ints: one pass
+        for n in shape:
+            if n.__class__ is not int or n < smallest:
+                break
+        else:
+            return shape
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, (bool, np.bool_)):
+        shape = (int(shape),)
+    elif not isinstance(shape, (tuple, list)):
+        raise TypeError(f"{op_name}: shape must be a tuple of ints, e.g. (2, 3), "
+                        f"got {type(shape).__name__} {shape!r:.40}")
+    for n in shape:
+        if not isinstance(n, (int, np.integer)) or isinstance(n, (bool, np.bool_)):
+            raise TypeError(f"{op_name}: shape must be a tuple of ints, e.g. (2, 3), got {tuple(shape)!r:.60} "
+                            f"(a {type(n).__name__} in it)")
+        if n < smallest:
+            raise ValueError(f"{op_name}: shape {tuple(shape)} has size {n}; sizes must be non-negative"
+                             + (", or -1 for the one size inferred from the others" if smallest == -1 else ""))
+    return tuple(shape)
+
+
 def reshape(x, shape):
     """The same elements in a new shape (one dimension may be -1)."""
-    if isinstance(shape, (int, np.integer)):
-        shape = (int(shape),)
-    return _reshape(x, tuple(shape))
+    return _reshape(x, _shape_arg('reshape', shape, -1))
 
 
 def _transpose_grad(g, ans, x, axes):
@@ -327,10 +350,17 @@ def _axis_index(op_name, axis, ndim, what='axis'):
     return int(axis) % ndim
 
 
+def _ndim(op_name, x):
+    """How many dimensions x has; an operand that is no Tensor or array is checked first."""
+    if not isinstance(x, (Tensor, np.ndarray)):
+        x = _constant(x, op_name)
+    return x.ndim
+
+
 def transpose(x, axes=None):
     """Permute the axes (reverse them when ``axes`` is None, as ``.T`` does)."""
     if axes is not None:
-        ndim = np.ndim(_value(x))
+        ndim = _ndim('transpose', x)
         axes = tuple(_axis_index('transpose', a, ndim, 'each of axes') for a in axes)
         if sorted(axes) != list(range(ndim)):
             raise ValueError(f"transpose: axes {axes} must name each of the {ndim} axes once, "
@@ -339,7 +369,7 @@ def transpose(x, axes=None):
 
 
 def swapaxes(x, axis1, axis2):
-    ndim = np.ndim(_value(x))
+    ndim = _ndim('swapaxes', x)
     axes = list(range(ndim))
     axis1, axis2 = _axis_index('swapaxes', axis1, ndim, 'axis1'), _axis_index('swapaxes', axis2, ndim, 'axis2')
     axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
@@ -357,9 +387,10 @@ _broadcast_to = Primitive('broadcast_to', lambda x, shape: np.broadcast_to(x, sh
 
 def broadcast_to(x, shape):
     """Repeat x along size-1 (or missing leading) axes to ``shape``; a read-only view for arrays."""
-    if not isinstance(x, Tensor):  # inside gradient rules on plain arrays (or NumPy scalars)
+    shape = _shape_arg('broadcast_to', shape, 0)
+    if x.__class__ is np.ndarray and x.dtype.kind in 'fiub':  # inside gradient rules on plain arrays
         return np.broadcast_to(x, shape)
-    return _broadcast_to(x, tuple(shape))
+    return _broadcast_to(x, shape)  # (checks and converts anything else, as every op does)
 
 
 def _section(axis, ndim, index):
@@ -398,13 +429,29 @@ def _concatenate_explain(*xs, axis):
 _concatenate = Primitive('concatenate', _concatenate_fwd, _PerInput(_join_grad), _concatenate_explain,
                          static={'axis': 0}, saves=True, variadic=True)
 # Join same-shaped tensors along a new axis; input i is the output's index i along it.
-stack = Primitive('stack', lambda *xs, axis: (np.stack(xs, axis), range(len(xs))), _PerInput(_join_grad),
+_stack = Primitive('stack', lambda *xs, axis: (np.stack(xs, axis), range(len(xs))), _PerInput(_join_grad),
                   lambda *xs, axis: f"stack: shapes {' and '.join(str(np.shape(x)) for x in xs)} must all be equal",
                   static={'axis': 0}, saves=True, variadic=True)
 
 
+def _sequence(op_name, tensors):
+    """The tensors to join (any iterable but a str or a dict) as a list."""
+    if isinstance(tensors, (list, tuple)):
+        return tensors
+    if isinstance(tensors, (str, bytes, dict)) or not hasattr(tensors, '__iter__'):
+        raise TypeError(f"{op_name}: tensors must be a list or tuple of tensors, e.g. [x, y], "
+                        f"got {type(tensors).__name__} {tensors!r:.40}")
+    return list(tensors)
+
+
+def stack(tensors, axis=0):
+    """Join same-shaped tensors along a new axis ``axis``."""
+    return _stack(_sequence('stack', tensors), axis)
+
+
 def concatenate(tensors, axis=0):
     """Join tensors along an existing axis (``axis=None``: flatten them first, as NumPy)."""
+    tensors = _sequence('concatenate', tensors)
     if axis is None:
         tensors, axis = [reshape(t, -1) for t in tensors], 0
     return _concatenate(tensors, axis)

@@ -121,6 +121,8 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, flag):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"requires_grad must be True or False, got {type(flag).__name__} {_short(flag)}")
         flag = bool(flag)
         if flag and self.data.dtype.kind != 'f':
             raise TypeError(f"Tensor: requires_grad=True needs floating-point data, got {self.data.dtype}; "
@@ -192,6 +194,9 @@ class Tensor:
     def register_hook(self, fn):
         """Call ``fn(grad)`` when this tensor's gradient is computed; a non-None return
         value replaces the gradient. Returns a handle whose ``remove()`` undoes it."""
+        if not callable(fn):
+            raise TypeError(f"register_hook: fn must be a function fn(grad) -> None or a new gradient, "
+                            f"got {type(fn).__name__} {_short(fn)}")
         if not self._requires_grad:
             raise RuntimeError("register_hook: this tensor does not require grad, so no gradient will reach it")
         if self._hooks is None:

@@ -35,6 +35,24 @@ def _check_reduction(op, reduction):
         raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
+def _check_data(op, what, x):
+    """Refuse an ``input`` or ``target`` that is not real numeric data, naming the loss and the
+    argument (else the op inside that first meets it, 'mul' or 'clip', would name itself)."""
+    if isinstance(x, Tensor) or x.__class__ is np.ndarray and x.dtype.kind in 'fiub':
+        return
+    if x is None or isinstance(x, (str, bytes, dict)):
+        raise TypeError(f"{op}: {what} must be a Tensor, an array or a nested list of numbers, "
+                        f"got {type(x).__name__} {x!r:.40}")
+    try:
+        dtype = np.asarray(x).dtype
+    except (ValueError, TypeError):
+        raise TypeError(f"{op}: cannot make an array of {what} from {type(x).__name__} {str(x)[:40]}: give a "
+                        "Tensor, an array, or a rectangular nested list of numbers (rows of one length)") from None
+    if dtype.kind not in 'fiub':
+        raise TypeError(f"{op}: {what} must be real numeric data, got {type(x).__name__} of dtype {dtype}; "
+                        "convert it, e.g. x.real or x.astype(np.float64)")
+
+
 def _reduce(losses, reduction):
     """Works on ndarrays (inside forwards) and Tensors alike."""
     if reduction == 'none':
@@ -81,7 +99,11 @@ _UNSIGNED = {n: np.dtype(f'u{n}') for n in (1, 2, 4, 8)}  # by itemsize
 
 def _integer_labels(op, labels, num_classes=None):
     """``labels`` as an integer ndarray, each in [0, num_classes) (num_classes None: >= 0)."""
-    arr = np.asarray(_value(labels))
+    try:
+        arr = np.asarray(_value(labels))
+    except (ValueError, TypeError):
+        raise TypeError(f"{op}: cannot make an array of labels from {type(labels).__name__} {str(labels)[:40]}: "
+                        "give integers in an array or a rectangular nested list (rows of one length)") from None
     if arr.dtype.kind not in 'iu':
         raise TypeError(f"{op}: class labels must be integers, got dtype {arr.dtype} with shape {arr.shape}; "
                         "convert them, e.g. labels.astype(int)")
@@ -270,6 +292,8 @@ def cross_entropy(input, target, reduction='mean'):
     >>> cross_entropy(ag.Tensor([[2.0, 0.0, 0.0]]), np.array([0]))   # -log(e^2 / (e^2 + 2))
     """
     _check_reduction('cross_entropy', reduction)
+    _check_data('cross_entropy', 'input', input)
+    _check_data('cross_entropy', 'target', target)
     shape = _scores_shape('cross_entropy', input)
     _warn_if_made_by(input, 'softmax', 'cross_entropy',
                      "cross_entropy applies softmax itself and wants raw scores (logits): drop the softmax")
@@ -284,6 +308,8 @@ def nll_loss(input, target, reduction='mean'):
     """Negative log-likelihood of log-probabilities ``input`` (N, C) (e.g. from
     ``LogSoftmax``) at integer labels ``target`` (N,): ``-input[i, target[i]]``."""
     _check_reduction('nll_loss', reduction)
+    _check_data('nll_loss', 'input', input)
+    _check_data('nll_loss', 'target', target)
     shape = _scores_shape('nll_loss', input)
     labels = _row_labels('nll_loss', target, shape)
     return _reduce(-input[np.arange(shape[0]), labels], reduction)
@@ -300,6 +326,8 @@ def binary_cross_entropy(input, target, reduction='mean', eps=None):
     exact everywhere and never saturates. Raises ValueError for p outside [0, 1].
     """
     _check_reduction('binary_cross_entropy', reduction)
+    _check_data('binary_cross_entropy', 'input', input)
+    _check_data('binary_cross_entropy', 'target', target)
     _check_same_shape('binary_cross_entropy', input, target)
     y = np.asarray(_value(target))
     if y.size and (y.min() < 0 or y.max() > 1):
@@ -337,6 +365,8 @@ def binary_cross_entropy_with_logits(input, target, reduction='mean'):
     from the scores as ``max(x, 0) - x y + log1p(exp(-|x|))``: stable for any x.
     Gradient with respect to x: ``sigmoid(x) - y`` (per element, before the reduction)."""
     _check_reduction('binary_cross_entropy_with_logits', reduction)
+    _check_data('binary_cross_entropy_with_logits', 'input', input)
+    _check_data('binary_cross_entropy_with_logits', 'target', target)
     _check_same_shape('binary_cross_entropy_with_logits', input, target)
     _warn_if_made_by(input, 'sigmoid', 'binary_cross_entropy_with_logits',
                      "it applies the sigmoid itself and wants raw scores: drop the sigmoid "
@@ -371,6 +401,8 @@ def mse_loss(input, target, reduction='mean'):
 
     Note: ``0.5 * sum(...)``, the hand-derivation convention, is ``0.5 * mse_loss(x, y, 'sum')``."""
     _check_reduction('mse_loss', reduction)
+    _check_data('mse_loss', 'input', input)
+    _check_data('mse_loss', 'target', target)
     _check_same_shape('mse_loss', input, target)
     return _mse(input, target, reduction)
 
@@ -385,6 +417,10 @@ def one_hot(labels, num_classes=None, dtype=np.float64):
     array([[1., 0., 0.],
            [0., 0., 1.]])
     """
+    if num_classes is not None and (not isinstance(num_classes, (int, np.integer))
+                                    or isinstance(num_classes, (bool, np.bool_)) or num_classes < 0):
+        raise TypeError(f"one_hot: num_classes must be a non-negative int (or None for max(labels) + 1), "
+                        f"got {type(num_classes).__name__} {num_classes!r:.40}")
     arr = _integer_labels('one_hot', labels, num_classes)
     if num_classes is None:
         num_classes = int(arr.max()) + 1 if arr.size else 0

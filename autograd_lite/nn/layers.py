@@ -113,7 +113,10 @@ class Softmax(Module):
     """Probabilities along ``axis`` (rows for (N, C) scores)."""
 
     def __init__(self, axis=-1):
-        self.axis = axis
+        if not isinstance(axis, (int, np.integer)) or isinstance(axis, (bool, np.bool_)):
+            raise TypeError(f"{type(self).__name__}: axis must be an int, got {type(axis).__name__} {axis!r:.40}; "
+                            "e.g. -1 for the classes of (N, C) scores")
+        self.axis = int(axis)
 
     def forward(self, x):
         return ops.softmax(x, axis=self.axis)
@@ -134,7 +137,7 @@ _OUTPUT = {None: None, 'sigmoid': Sigmoid, 'softmax': Softmax, 'log_softmax': Lo
 
 
 def _choose(table, key, what):
-    if key not in table:
+    if not (key is None or isinstance(key, str)) or key not in table:
         raise ValueError(f"MLP: unknown {what} {key!r}; choose one of {', '.join(map(repr, table))}")
     return table[key]
 
@@ -157,9 +160,15 @@ class MLP(Sequential):
 
     def __init__(self, sizes, activation='sigmoid', output=None, bias=True, seed=0, rng=None,
                  dtype=np.float64):
+        if isinstance(sizes, (str, bytes, dict)) or not hasattr(sizes, '__iter__'):
+            raise TypeError(f"MLP: sizes must be a list of layer widths, e.g. [4, 8, 3], "
+                            f"got {type(sizes).__name__} {sizes!r:.40}")
         sizes = tuple(sizes)
         if len(sizes) < 2:
             raise ValueError(f"MLP: sizes needs at least an input and an output size, got {sizes}")
+        for n in sizes:
+            if not isinstance(n, (int, np.integer)) or isinstance(n, (bool, np.bool_)) or n < 1:
+                raise ValueError(f"MLP: sizes must be positive ints, e.g. [4, 8, 3], got {list(sizes)!r:.60}")
         hidden = _choose(_HIDDEN, activation, 'activation')
         last = _choose(_OUTPUT, output, 'output')
         rng = np.random.default_rng(seed) if rng is None else rng
