@@ -79,10 +79,14 @@ def main(argv=None):
     parser.add_argument('--new', default=None, help='git revision to compare (default: the working tree)')
     parser.add_argument('--only', default='W1,W1b,W2,W4', help='workloads, e.g. W1,W4 (W5 runs in benchmarks/run.py)')
     parser.add_argument('--rounds', type=int, default=11)
+    parser.add_argument('--guard-off', action='store_true',
+                        help="run the new version with ag.guard_saved_arrays(False) (where it has it)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as base_dir, tempfile.TemporaryDirectory() as new_dir:
         base = load(materialize(args.base, base_dir), 'base')
         new = load(materialize(args.new, new_dir), 'new')
+        if args.guard_off:
+            new.ag.guard_saved_arrays(False)
         print(f"base {args.base}, new {args.new or 'working tree'}; {args.rounds} alternated rounds; "
               f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         for key in args.only.split(','):
