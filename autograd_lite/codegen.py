@@ -128,21 +128,6 @@ def _count(shape, axis):
     return n
 
 
-# -- which version of a rule the engine has ---------------------------------------------------------
-# A few rules changed as the engine grew (what they do at NaN, at an exponent of 0, clip's
-# bounds as inputs). The templates follow the rules of the engine they are imported with,
-# told apart by what the rules do, so that the code always gives the engine's numbers.
-def _gives(rule, *args):
-    with np.errstate(all='ignore'):
-        return np.asarray(rule(*args))
-
-
-_ONE, _NAN = np.ones(1), np.array([np.nan])
-_ABS_NAN_TO_ZERO = _gives(ops.abs.vjps[0], _ONE, None, _NAN)[0] == 0        # sign(x), 0 at NaN
-_RELU_NAN_PASSES = _gives(ops.relu.vjps[0], _ONE, None, _NAN)[0] == 1       # ~(x <= 0)
-_POW_ZERO_EXPONENT = hasattr(ops, '_pow_base_grad')                          # exponent 1 where y == 0
-_CLIP_BOUNDS_ARE_INPUTS = not isinstance(ops.clip, engine.Primitive)         # clip(x, low, high)
-_BCE_FACTOR = bool(np.isfinite(_gives(_functional._bce_logits.fwd, np.array([np.inf]), np.array([1.0]))[0]))
 
 
 # -- the context a template sees -------------------------------------------------------------------
@@ -222,10 +207,8 @@ def _pow_base_grad(ctx):
         if isinstance(y, (int, float)) and not isinstance(y, bool):
             if y == 2:  # x ** 1 is x exactly: the same numbers as the engine's rule
                 return f'{_paren(ctx.g)} * 2 * {_paren(base)}'
-            exponent = 1.0 if y == 0 and _POW_ZERO_EXPONENT else y - 1
+            exponent = 1.0 if y == 0 else y - 1  # the engine's rule: gradient 0 where y == 0
             return f'{_paren(ctx.g)} * {power} * {_paren(base)} ** {literal(exponent)}'
-    if not _POW_ZERO_EXPONENT:
-        return f'{_paren(ctx.g)} * {_paren(power)} * {_paren(base)} ** ({power} - 1)'
     exponent = ctx.program.fresh('exponent')  # the gradient is 0 where the exponent is 0
     return [f'{exponent} = np.where({power} == 0, 1.0, {power} - 1) if np.any({power} == 0) else {power} - 1',
             f'{{out}} = {_paren(ctx.g)} * {_paren(power)} * {_paren(base)} ** {exponent}']
@@ -241,41 +224,12 @@ def _tie_mask(x, y, dtype):
     return f'np.where({x} > {y}, 1.0, np.where({x} == {y}, 0.5, 0.0)).astype({_dtype_text(dtype)}, copy=False)'
 
 
-def _clip_fwd(ctx):
-    lo, hi = ctx.s.get('min'), ctx.s.get('max')
-    if lo is None and hi is None:
-        return f'{ctx.x[0]}.copy()'
-    return f'np.clip({ctx.x[0]}, {_static_value(ctx, lo)}, {_static_value(ctx, hi)})'
-
-
-def _clip_grad(ctx):
-    lo, hi = ctx.s.get('min'), ctx.s.get('max')
-    x = ctx.x[0]
-    parts = []
-    if lo is not None:
-        parts.append(f'({x} >= {_static_value(ctx, lo)})')
-    if hi is not None:
-        parts.append(f'({x} <= {_static_value(ctx, hi)})')
-    if not parts:
-        return f'{_paren(ctx.g)} * np.ones({ctx.shape[0]}, dtype=bool)'
-    return f'{_paren(ctx.g)} * {" & ".join(parts) if len(parts) == 1 else "(" + " & ".join(parts) + ")"}'
-
-
 def _clip_masks(ctx):
     """Where clip(x, low, high) = min(max(x, low), high) sends the gradient: to x inside
     [low, high], to low below it, to high above it or where high < low."""
     x, low, high = ctx.x
     return (f'(({x} >= {low}) & ({x} <= {high}))', f'(({x} < {low}) & ({low} < {high}))',
             f'(({x} > {high}) | ({high} < {low}))')
-
-
-def _static_value(ctx, v):
-    text = literal(v) if not isinstance(v, Tensor) else None
-    if text is None:
-        if v is None:
-            return 'None'
-        return ctx.const(np.asarray(v.data if isinstance(v, Tensor) else v), 'bound')
-    return text
 
 
 # -- templates: matrix products --------------------------------------------------------------------
@@ -568,8 +522,6 @@ def _cross_entropy_grad(ctx):
 
 def _bce_logits_fwd(ctx):
     x, y = (_paren(v) for v in ctx.x)
-    if not _BCE_FACTOR:
-        return f'np.maximum({x}, 0) - {x} * {y} + np.log1p(np.exp(-np.abs({x})))'
     factor = ctx.program.fresh('factor')  # x (1 - y) or -x y, 0 where that factor is 0 (x = +-inf)
     return [f'{factor} = np.where({x} >= 0, 1 - {y}, -{y})',
             f'{{out}} = np.where({factor} == 0, 0.0, {x} * {factor}) + np.log1p(np.exp(-np.abs({x})))']
@@ -637,7 +589,7 @@ def _sigmoid_grad(ctx):
 
 
 def _relu_grad(ctx):
-    mask = f'~({ctx.x[0]} <= 0)' if _RELU_NAN_PASSES else f'({ctx.x[0]} > 0)'
+    mask = f'~({ctx.x[0]} <= 0)'  # 1 at NaN too, as the engine's rule
     if not ctx.program.fast or ctx.program.mixed:
         return f'{_paren(ctx.g)} * {mask}'
     return _times_in_place(ctx, [mask])
@@ -728,8 +680,7 @@ TEMPLATES = {
     'exp': _elementwise('np.exp({0})', lambda c: _mul_g(c, c.ans)),
     'log': _elementwise('np.log({0})', lambda c: f'{_paren(c.g)} / {c.x[0]}'),
     'sqrt': _elementwise('np.sqrt({0})', lambda c: f'{_paren(c.g)} * 0.5 / {c.ans}'),
-    'abs': _elementwise('np.abs({0})', lambda c: f'{_paren(c.g)} * np.nan_to_num(np.sign({c.x[0]}), nan=0.0)'
-                        if _ABS_NAN_TO_ZERO else f'{_paren(c.g)} * np.sign({c.x[0]})'),
+    'abs': _elementwise('np.abs({0})', lambda c: f'{_paren(c.g)} * np.nan_to_num(np.sign({c.x[0]}), nan=0.0)'),
     'tanh': _elementwise('np.tanh({0})', _tanh_grad),
     'sigmoid': _elementwise(_sigmoid_fwd, _sigmoid_grad),
     'relu': _elementwise('np.maximum({0}, 0)', _relu_grad),
@@ -737,9 +688,8 @@ TEMPLATES = {
                                                  lambda c: f'{_paren(c.g)} * {_tie_mask(c.x[1], c.x[0], c.g_dtype)}')),
     'minimum': Template('np.minimum({0}, {1})', (lambda c: f'{_paren(c.g)} * {_tie_mask(c.x[1], c.x[0], c.g_dtype)}',
                                                  lambda c: f'{_paren(c.g)} * {_tie_mask(c.x[0], c.x[1], c.g_dtype)}')),
-    'clip': (Template('np.minimum(np.maximum({0}, {1}), {2})',
-                      tuple((lambda c, k=k: f'{_paren(c.g)} * {_clip_masks(c)[k]}') for k in range(3)))
-             if _CLIP_BOUNDS_ARE_INPUTS else Template(_clip_fwd, (_clip_grad,))),
+    'clip': Template('np.minimum(np.maximum({0}, {1}), {2})',
+                     tuple((lambda c, k=k: f'{_paren(c.g)} * {_clip_masks(c)[k]}') for k in range(3))),
     'where': Template('np.where({0}, {1}, {2})', (None, 'np.where({0}, {g}, 0.0)', 'np.where({0}, 0.0, {g})')),
     'astype': Template(lambda c: f'{_paren(c.x[0])}.astype({_dtype_text(c.s["dtype"])})',
                        (lambda c: f'{_paren(c.g)}.astype({_dtype_text(c.dtype[0])})',)),

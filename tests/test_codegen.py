@@ -106,7 +106,7 @@ def _linear(rng):
 
 def _clip(rng):
     x = _t(rng, (3, 4), 'x', avoid=0.5)
-    if codegen._CLIP_BOUNDS_ARE_INPUTS and rng.random() < 0.4:  # tensor bounds, broadcast, with gradients
+    if rng.random() < 0.4:  # tensor bounds, broadcast, with gradients
         lo, hi = _t(rng, (4,), 'lo', -1.0, 0.0), _t(rng, (3, 1), 'hi', 0.0, 1.0)
         return ops.clip(x, lo, hi), [x, lo, hi]
     lo, hi = [(-0.5, 0.5), (None, 0.5), (-0.5, None), (None, None)][rng.integers(4)]
