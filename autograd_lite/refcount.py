@@ -2,7 +2,7 @@
 
 A leaf's first gradient is stored as its ``.grad``. Most gradient rules return a new array
 that nothing else holds, and keeping it saves a copy per parameter per step (2.5-6 % of a
-step on the small networks W1 and W2, see docs/engine.md). But a rule may also return an
+step on the small networks W1 and W2, measured once; see docs/engine.md). But a rule may also return an
 array that lives on (the upstream gradient itself for ``add``, a view, a saved array), and
 a later ``+=`` into ``.grad``, or the user's own in-place edit, would then change it. So
 the engine keeps the array only when CPython's reference count says that no one else can
