@@ -72,17 +72,15 @@ class Tensor:
     # arguments (a dict, or None); _scope: the nn.Modules whose forward was running;
     # _created: the creation number.
     __slots__ = ('data', '_requires_grad', '_op', '_inputs', '_input_arrays', '_static', '_scope',
-                 '_created', '__dict__', '__weakref__')
+                 '_created', '_hooks', '_guarded', '__dict__', '__weakref__')
     # Set on few tensors (leaves, named or hooked ones), so stored only when set: an op result
     # reads these class defaults and costs fewer writes, which is much of an op's cost on
     # small arrays.
     grad = None
     name = None
-    _hooks = None
     _retain = False
     _saved = None  # what a forward saved for its rules (ops declared with saves=True)
     _guards = 0  # how many unreleased nodes hold this leaf's array read-only (engine._guard)
-    _guarded = None  # on a node that holds leaf arrays: its weak reference, with what it holds
     _version = 0  # in-place changes made through engine.writing (the optimizers' steps)
     # ndarray @ Tensor, ndarray + Tensor, ...: make NumPy defer to our reflected operators
     # instead of building an object array of Tensors. autograd_lite.numpy_api replaces it
@@ -95,6 +93,7 @@ class Tensor:
             self.name = name
         self._requires_grad = False
         self._op = self._inputs = self._input_arrays = self._static = self._scope = None
+        self._hooks = self._guarded = None
         self._created = _next_stamp()
         if requires_grad:
             self.requires_grad = True
@@ -107,6 +106,7 @@ class Tensor:
         for key, value in {**(attributes or {}), **(slots or {})}.items():
             if key not in ('_guards', '_guarded'):  # a copy's arrays are its own, not held read-only
                 setattr(self, key, value)
+        self._guarded = None
         self._created = _next_stamp()
 
     @classmethod
@@ -281,11 +281,12 @@ def from_op(data, op, inputs, input_arrays, static, scope):
     """The Tensor holding an op's result ``data``: a node of the graph when ``op`` is given,
     else a tensor outside any graph. No validation: an op produced the array.
 
-    The one place, besides ``Tensor.__init__``, where a tensor's fields are set. It runs
-    once per op, so it writes each slot once and calls nothing it can avoid."""
+    It writes each slot once and calls nothing it can avoid. (engine._result, which makes
+    every op's result, writes the same slots itself, for speed.)"""
     t = _new(Tensor)
     t.data = data if data.__class__ is _ndarray else np.asarray(data)
     t._op, t._inputs, t._input_arrays, t._static, t._scope = op, inputs, input_arrays, static, scope
     t._requires_grad = op is not None
+    t._hooks = t._guarded = None
     t._created = _next_stamp()
     return t

@@ -56,6 +56,38 @@ def test_no_module_writes_another_modules_globals():
     assert 'enter_scope(self)' in module and 'mode.scope =' not in module and 'mode.recording =' not in module
 
 
+
+def test_the_operators_short_calls_match_their_ops():
+    # operators.py calls _Binary.__call__(op, x, y) for speed: each op must be of that class
+    from autograd_lite import engine, ops
+    for name in ('add', 'sub', 'mul', 'div', 'matmul', 'pow'):
+        assert type(getattr(ops, name)) is engine._Binary, name
+    assert type(ops.neg) is engine._Unary
+    text = (PACKAGE / 'operators.py').read_text()
+    import re
+    used = set(re.findall(r'_binary\(ops\.(\w+)', text)) | set(re.findall(r'_unary\(ops\.(\w+)', text))
+    assert used == {'add', 'sub', 'mul', 'div', 'matmul', 'pow', 'neg'}
+
+
+def test_every_way_of_making_a_tensor_sets_every_slot():
+    # Tensor(), tensor.from_op and engine._result (op results, in and out of a graph) each
+    # write the slots themselves: a slot one of them forgets would raise AttributeError later
+    import copy
+    import pickle
+    import numpy as np
+    import autograd_lite as ag
+    from autograd_lite.tensor import Tensor, from_op
+    x = ag.Tensor([1.0, 2.0], requires_grad=True)
+    with ag.no_grad():
+        outside = x * 2
+    made = {'Tensor()': x, 'Tensor._make': Tensor._make(np.ones(2)), 'from_op': from_op(np.ones(2), None, None, None, None, None),
+            'op result': x * 2, 'op result under no_grad': outside, 'ufunc result': np.exp(x),
+            'deepcopy': copy.deepcopy(x * 2), 'unpickled': pickle.loads(pickle.dumps(x))}
+    slots = [s for s in Tensor.__slots__ if not s.startswith('__')]
+    for how, t in made.items():
+        missing = [s for s in slots if not hasattr(t, s)]
+        assert not missing, (how, missing)
+
 # -- the reference-count trick, on every Python the package claims ------------------------------
 _REFCOUNT_CHECK = """
 import runpy, sys
