@@ -52,7 +52,9 @@ class _GradMode(threading.local):
         return outer
 
     def leave_scope(self, outer):
-        self.set(self.enabled, outer)
+        self.scope = outer  # (as set() would, one call fewer)
+        if self.recording is not False:
+            self.recording = outer
 
 
 _mode = _GradMode()
@@ -221,7 +223,12 @@ class Primitive:
             inputs, given = inputs[:n], inputs[n:]
             if len(inputs) < n:
                 raise TypeError(f"{self.name}: takes {n} input(s), got {len(inputs)}")
-        if given or static or self.static:
+        names = self.static
+        if not static and len(given) == len(names):  # all by position (Tensor's methods), or none
+            static = dict(zip(names, given)) if names else None
+            if names and static.get('axis').__class__ is list:  # axis=[0, 1]: a tuple, as NumPy takes it
+                static['axis'] = tuple(static['axis'])
+        else:
             static = self._bind_static(given, static)
         arrays, needs_grad, converted, leaf = [], False, False, False
         for x in inputs:
