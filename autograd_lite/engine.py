@@ -630,10 +630,12 @@ def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
                     continue
                 if static:
                     gx = rule(g, ans, *args, **static)
-                elif arity == 2:  # [speed] a call without * runs in this interpreter frame
-                    gx = rule(g, ans, args[0], args[1])
-                elif arity == 1:
+                elif arity == 1:  # [speed] a call without * runs in this interpreter frame
                     gx = rule(g, ans, args[0])
+                elif arity == 2:
+                    gx = rule(g, ans, args[0], args[1])
+                elif arity == 3:
+                    gx = rule(g, ans, args[0], args[1], args[2])
                 else:
                     gx = rule(g, ans, *args)
                 if gx is None:  # no dependence on this input
