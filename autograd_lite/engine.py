@@ -16,7 +16,6 @@ alike, so the same rule runs on plain arrays (fast, no graph) or on Tensors when
 import functools
 import heapq
 import threading
-import weakref
 
 import numpy as np
 
@@ -412,15 +411,22 @@ def _result(op, out, inputs, arrays, static, needs_grad, saves_leaf):
 # writing(), which counts the change in the leaf's _version; the backward pass then names the
 # tensor and the op before any wrong number reaches .grad. Only nodes that save a leaf pay
 # for this (W4's chain: one node in 6000).
-_holding = {}  # id of each node that holds leaf arrays -> its weak reference (see _guard)
 _guard_on = True
 
 
-class _Holder(weakref.ref):
-    """A weak reference to a node that holds leaf arrays read-only, with what it holds:
-    [(leaf, array, version)]. Its callback gives them back if the node ends unbackpropagated;
-    it holds nothing of the node, so there is no cycle."""
-    __slots__ = ('held', 'key')
+class _Hold:
+    """What one node holds read-only: ``held``, a list of (leaf, array, version). The node is
+    its only owner, so the arrays are given back the moment the node lets go of it: when its
+    backward releases what it saved, or when the node itself ends unbackpropagated (reference
+    counting runs ``__del__`` then). No registry, no weak reference, no cycle."""
+    __slots__ = ('held',)
+
+    def __del__(self):
+        for x, a, _ in self.held:
+            n = x._guards - 1
+            x._guards = n
+            if not n:
+                a.setflags(write=True)
 
     def __reduce__(self):  # a copied or unpickled node holds nothing read-only
         return type(None), ()
@@ -455,29 +461,8 @@ def _guard(t, inputs):
                 continue
             held.append((x, a, x._version))
     if held:
-        ref = _Holder(t, _node_ended)
-        ref.held, ref.key = held, id(t)
-        _holding[ref.key] = t._guarded = ref
-
-
-def _node_ended(ref):
-    if _holding.pop(ref.key, None) is ref:
-        _give_back(ref.held)
-
-
-def _give_back(held):
-    for x, a, _ in held:
-        n = x._guards - 1
-        x._guards = n
-        if not n:
-            a.setflags(write=True)
-
-
-def _unguard(t):
-    """At a node's release: give its leaf arrays back."""
-    ref, t._guarded = t._guarded, None
-    del _holding[ref.key]
-    _give_back(ref.held)
+        hold = t._guarded = _new(_Hold)
+        hold.held = held
 
 
 def _check_guarded(t, guarded):
@@ -665,8 +650,8 @@ def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
                 t._inputs = t._input_arrays = None
                 if op.unusual and op.saves:
                     del t._saved
-                if guarded is not None:
-                    _unguard(t)
+                if guarded is not None:  # the last references to its hold: the arrays are given back
+                    t._guarded = guarded = None
     finally:
         _mode.set(saved_mode, _mode.scope)
     return found

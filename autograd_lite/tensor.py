@@ -70,7 +70,8 @@ class Tensor:
     # _op: the Primitive that made it (None for a leaf); _inputs: its inputs (Tensors or
     # constants); _input_arrays: the plain arrays its forward saw; _static: its static
     # arguments (a dict, or None); _scope: the nn.Modules whose forward was running;
-    # _created: the creation number.
+    # _created: the creation number; _hooks: the hooks (None, or a list); _guarded: on a node
+    # that holds leaf arrays read-only, its engine._Hold (else None).
     __slots__ = ('data', '_requires_grad', '_op', '_inputs', '_input_arrays', '_static', '_scope',
                  '_created', '_hooks', '_guarded', '__dict__', '__weakref__')
     # Set on few tensors (leaves, named or hooked ones), so stored only when set: an op result
