@@ -66,7 +66,7 @@ class Tensor:
     >>> x.grad
     array([[2., 4.]])
     """
-    # Set on every tensor, by __init__ or by from_op (the one place op results are made).
+    # Set on every tensor: by __init__, by from_op, and by engine._result (every op result).
     # _op: the Primitive that made it (None for a leaf); _inputs: its inputs (Tensors or
     # constants); _input_arrays: the plain arrays its forward saw; _static: its static
     # arguments (a dict, or None); _scope: the nn.Modules whose forward was running;
