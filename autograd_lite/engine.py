@@ -196,6 +196,8 @@ class Primitive:
 
     def __init__(self, name, fwd, vjps, explain=None, broadcasts=True, static=None, saves=False,
                  variadic=False):
+        if isinstance(vjps, (tuple, list)) and None in vjps:  # "no gradient flows": a rule saying so (one test fewer per edge)
+            vjps = tuple(_no_gradient if rule is None else rule for rule in vjps)
         self.name, self.fwd, self.vjps, self.explain = name, fwd, vjps, explain
         self.broadcasts, self.saves, self.variadic = broadcasts, saves, variadic
         self.unusual = saves or variadic  # one test per node in the backward pass
@@ -280,6 +282,11 @@ class Primitive:
             inputs = tuple(inputs[0])
         out = self.fwd(*inputs, **self._bind_static((), static)) if self.static else self.fwd(*inputs)
         return out[0] if self.saves else out
+
+
+def _no_gradient(g, ans, *inputs, **static):
+    """The rule of an input no gradient flows to (declared as None)."""
+    return None
 
 
 def _check_declaration(name, fwd, vjps, variadic):
@@ -611,8 +618,6 @@ def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
                 if not (isinstance(x, Tensor) and x._requires_grad):
                     continue
                 rule = vjps[i]
-                if rule is None:
-                    continue
                 if static:
                     gx = rule(g, ans, *args, **static)
                 elif arity == 1:  # [speed] a call without * runs in this interpreter frame
