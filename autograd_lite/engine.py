@@ -584,6 +584,9 @@ def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
     # (W4's backward: 2.00 -> 1.86 us per op when this was added).
     newest = _heappop(heap)[1] if len(heap) == 1 else None
     found, pop, get = {}, grads.pop, grads.get
+    # The tensors ag.grad asks for that are op results (or None): the walk stops at them to
+    # record their gradient; the leaves among ``wanted`` collect theirs as they arrive.
+    inner = {x for x in wanted if x._op is not None} or None if wanted is not None else None
     saved_mode = _mode.enabled  # as set_grad_enabled(create_graph), without a context manager's cost
     _mode.set(create_graph, _mode.scope)
     try:
@@ -596,7 +599,7 @@ def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
                 break
             g = pop(t)
             op = t._op
-            if op is None or t._hooks is not None or wanted is not None:
+            if op is None or t._hooks is not None or (inner is not None and t in inner):
                 g = _visit(t, g, wanted, found)
                 if op is None:
                     continue
@@ -634,8 +637,11 @@ def _run(roots, root_grads, retain_graph, create_graph, wanted=None):
                     if getattr(gx, 'shape', None) != t.data.shape:  # neither input's nor output's
                         raise _wrong_shape_error(gx, x, t, op, i)
                     gx = unbroadcast(gx, x.data.shape)
-                if x._op is None and x._hooks is None and wanted is None:
-                    _accumulate(x, gx, create_graph, holders=2)  # a plain leaf: straight into .grad
+                if x._op is None and x._hooks is None:  # a plain leaf: no visit of its own
+                    if wanted is None:
+                        _accumulate(x, gx, create_graph, holders=2)  # straight into .grad
+                    elif x in wanted:  # ag.grad: straight into its result (a leaf not asked for gets nothing)
+                        found[x] = found[x] + gx if x in found else gx
                 elif (earlier := get(x)) is not None:
                     grads[x] = earlier + gx
                 else:  # x waits for its visit (newest first; see [speed] above)
@@ -686,6 +692,8 @@ def _wrong_shape_error(gx, x, t, op, i):
 def _visit(t, g, wanted, found):
     """What happens at a leaf, a hooked tensor or an input of ag.grad: hooks may replace
     the gradient; then it is returned (grad), or stored (leaves, retain_grad)."""
+    if wanted is not None and t._op is None and t not in wanted:
+        return g  # ag.grad does not ask for this leaf: nothing reaches it, as in PyTorch
     for hook in tuple(t._hooks or ()):
         replaced = hook(g)
         if replaced is not None:
@@ -716,14 +724,21 @@ def _accumulate(t, g, create_graph, holders):
     with _grad_lock:  # backward() in several threads into one leaf: no lost contribution
         if t.grad is not None:
             t.grad += g.data if create_graph else g
-        elif (not create_graph and g.__class__ is np.ndarray and g.base is None
-              and g.dtype == t.data.dtype and g.flags.writeable and refcount.held_only_by(g, holders)):
+        elif not create_graph and _keepable(g, t.data.dtype, holders):
             t.grad = g
         else:  # a copy (under create_graph, of an array the gradient's graph holds); 0-d become arrays
             t.grad = np.array(g.data if create_graph else g, dtype=t.data.dtype)
 
 
 _grad_lock = threading.Lock()
+
+
+def _keepable(g, dtype, holders):
+    """[speed] Whether the array ``g`` may become a gradient as it is, without a copy: a plain
+    ndarray of ``dtype`` that owns its writeable memory and that nothing holds but the
+    ``holders`` variables of the calls that brought it here (see :mod:`autograd_lite.refcount`)."""
+    return (g.__class__ is np.ndarray and g.base is None and g.dtype == dtype and g.flags.writeable
+            and refcount.held_only_by(g, holders + 1))  # + this call's own parameter
 
 
 def _released_graph_error(t):
@@ -794,19 +809,33 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise ValueError("grad: every input must be a Tensor that requires grad")
     if retain_graph is None:
         retain_graph = create_graph
-    root_grads = [_root_grad(o, g, 'grad') for o, g in zip(outputs, grad_outputs)]  # checks the shapes
-    if create_graph:  # a Tensor grad_output stays in the graph (double-vjp: differentiate in it)
-        root_grads = [given if isinstance(given, Tensor) else Tensor._make(g)
-                      for given, g in zip(grad_outputs, root_grads)]
-    found = _run(outputs, root_grads, retain_graph, create_graph, wanted=set(inputs))
     result = []
-    for x in inputs:
-        g = found.get(x)
+    for x, g in zip(inputs, gradients(outputs, grad_outputs, inputs, retain_graph, create_graph)):
         if g is None:
             if not allow_unused:
                 raise RuntimeError("grad: one of the inputs was not used to compute the outputs; "
                                    "pass allow_unused=True to get None for it")
         elif not isinstance(g, Tensor):
-            g = Tensor._make(np.array(g, dtype=x.data.dtype))
+            g = Tensor._make(g)
         result.append(g)
     return tuple(result)
+
+
+def gradients(outputs, grad_outputs, inputs, retain_graph=False, create_graph=False):
+    """The core of :func:`grad`, without its checks of the arguments' types: a list with the
+    gradient of ``outputs`` (seeded with ``grad_outputs``, one per output, None for ones at a
+    scalar output) for each input, an ndarray (a Tensor under ``create_graph``), or None where no
+    output depends on it. Nothing goes into ``.grad``. The function transforms call it."""
+    root_grads = [_root_grad(o, g, 'grad') for o, g in zip(outputs, grad_outputs)]  # checks the shapes
+    if create_graph:  # a Tensor grad_output stays in the graph (double-vjp: differentiate in it)
+        root_grads = [given if isinstance(given, Tensor) else Tensor._make(g)
+                      for given, g in zip(grad_outputs, root_grads)]
+    found = _run(outputs, root_grads, retain_graph, create_graph, wanted=set(inputs))
+    done = {}
+    for x in inputs:
+        if x not in done:  # (an input given twice gets the same gradient)
+            g = found.pop(x, None)
+            if g is not None and not create_graph and not _keepable(g, x.data.dtype, 1):
+                g = np.array(g, dtype=x.data.dtype)  # a copy: the graph or the caller holds g
+            done[x] = g
+    return [done[x] for x in inputs]

@@ -294,48 +294,17 @@ def _leaf_out(x, plain, keep_graph, result):
     return Tensor._make(x) if result else x
 
 
-def _backward(roots, cotangents, inputs, create_graph, retain_graph, private=None):
+def _backward(roots, cotangents, inputs, create_graph, retain_graph):
     """One backward pass: for each input, the sum over roots of ``<cotangent, d root / d input>``
-    (a cotangent of None: ones, for a scalar root), zeros where no root depends on it.
-
-    ``private``: whether :func:`_private` holds for the one root (computed here when None)."""
-    pairs = [(r, c) for r, c in zip(roots, cotangents) if isinstance(r, Tensor) and r._requires_grad]
-    found = (None,) * len(inputs)
-    if len(pairs) == 1 and not create_graph and (private if private is not None else _private(pairs[0][0], inputs)):
-        # [speed] backward() into the fresh leaves' .grad, after the walk that makes it safe:
-        # value_and_grad on iris costs 1.14-1.17x a loss.backward() step in instructions, and
-        # 1.24x with ag.grad (whose pass visits every node and copies each gradient)
-        engine.backward(pairs[0][0], pairs[0][1], retain_graph=retain_graph)
-        found = [x.grad for x in inputs]
-        for x in inputs:
-            x.grad = None  # for the next pass (jacrev)
-    elif pairs:
-        found = engine.grad([r for r, _ in pairs], inputs, grad_outputs=[c for _, c in pairs],
-                            retain_graph=retain_graph, create_graph=create_graph, allow_unused=True)
+    (a cotangent of None: ones, for a scalar root), zeros where no root depends on it."""
+    if len(roots) == 1:  # [speed] the usual case: one output
+        found = engine.gradients(roots, cotangents, inputs, retain_graph, create_graph) \
+            if isinstance(roots[0], Tensor) and roots[0]._requires_grad else (None,) * len(inputs)
+    else:
+        pairs = [(r, c) for r, c in zip(roots, cotangents) if isinstance(r, Tensor) and r._requires_grad]
+        found = engine.gradients([r for r, _ in pairs], [c for _, c in pairs], inputs, retain_graph,
+                                 create_graph) if pairs else (None,) * len(inputs)
     return [g if g is not None else _zeros(x.shape, x.dtype, create_graph) for g, x in zip(found, inputs)]
-
-
-def _private(root, inputs):
-    """[speed] Whether ``root.backward()`` would touch nothing but ``inputs``: the leaves under
-    root that require grad are all among them (fresh leaves of this call, not a model's
-    parameters the function closes over), and no tensor has hooks or retain_grad. One walk
-    over the graph, without recursion."""
-    ours = set(inputs)
-    seen, stack = {root}, [root]
-    while stack:
-        t = stack.pop()
-        if t._hooks is not None:
-            return False
-        parents = t._inputs
-        if parents is None:  # a leaf, or a node released by an earlier backward (ag.grad says so)
-            if t._op is None and t in ours:
-                continue
-            return False
-        for x in parents:
-            if isinstance(x, Tensor) and x._requires_grad and x not in seen:
-                seen.add(x)
-                stack.append(x)
-    return True
 
 
 def _zeros(shape, dtype, as_tensor):
@@ -471,7 +440,7 @@ def jvp(func, primals, tangents, has_aux=False):
     create_graph = call.create_graph or any(isinstance(t, Tensor) and t._requires_grad for t in tangents)
     roots = [x for x in leaves if isinstance(x, Tensor) and x._requires_grad]
     us, gs = _transposed_vjp(name, roots, call.inputs)
-    found = iter(_backward(gs, tangents, us, create_graph, create_graph, private=False))
+    found = iter(_backward(gs, tangents, us, create_graph, create_graph))
     plain = call.plain and not any(isinstance(t, Tensor) for t in tangents)
     outs = [next(found) if isinstance(x, Tensor) and x._requires_grad
             else _zeros(*_shape_dtype(x), as_tensor=not plain) for x in leaves]
@@ -495,8 +464,7 @@ def _jacobian(name, func, argnums, has_aux, forward):
         if forward:  # a column per input element: the gradient in u of <J^T u, e_j>
             us, gs = _transposed_vjp(name, [leaves[k] for k in live], inputs)
             for i, x in enumerate(inputs):
-                # (J^T u reaches the fresh inputs, not only u: ag.grad, without a walk per column)
-                cols = [_backward([gs[i]], [_one_hot(x.shape, x.dtype, j)], us, cg, True, private=False)
+                cols = [_backward([gs[i]], [_one_hot(x.shape, x.dtype, j)], us, cg, True)
                         for j in range(x.size)]
                 for n, k in enumerate(live):
                     shape = leaves[k].shape
@@ -505,8 +473,7 @@ def _jacobian(name, func, argnums, has_aux, forward):
         else:  # a row per output element: the gradient of <output, e_j>
             for k in live:
                 leaf = leaves[k]
-                private = not cg and _private(leaf, inputs)  # one walk for all the rows
-                rows = [_backward([leaf], [_one_hot(leaf.shape, leaf.dtype, j)], inputs, cg, True, private)
+                rows = [_backward([leaf], [_one_hot(leaf.shape, leaf.dtype, j)], inputs, cg, True)
                         for j in range(leaf.size)]
                 for i, x in enumerate(inputs):
                     per[k][i] = _assemble([r[i] for r in rows], leaf.shape + x.shape, cg, 0) if leaf.size \

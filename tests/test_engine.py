@@ -521,6 +521,33 @@ def test_grad_with_grad_outputs_and_several_outputs():
         ag.grad([a, b], x, grad_outputs=[np.ones(3)])
 
 
+def test_grad_results_never_share_memory_with_the_callers_arrays_or_the_graph():
+    # ag.grad keeps a computed gradient without copying it only when nothing else holds it:
+    # add's rule passes the upstream gradient on as it is, so the result must be a copy of
+    # the caller's grad_outputs; a second mention of an input gets its gradient too
+    x, other = leaf(3), leaf(3, seed=1)
+    v = np.array([1.0, 2.0, 3.0])
+    (gx,) = ag.grad(x + other, x, grad_outputs=v)
+    assert not np.shares_memory(gx.data, v)
+    v[:] = 0
+    np.testing.assert_array_equal(gx.data, [1.0, 2.0, 3.0])
+    ga, gb = ag.grad((x * 3.0).sum(), [x, x])
+    np.testing.assert_array_equal(ga.data, [3.0, 3.0, 3.0])
+    np.testing.assert_array_equal(gb.data, [3.0, 3.0, 3.0])
+
+
+def test_grad_leaves_every_other_leaf_alone_and_sums_over_uses():
+    # leaves that grad() does not ask for get nothing (no .grad, no hook call: PyTorch's
+    # autograd.grad does not run them either); one asked for and used twice gets the sum
+    x, w = leaf(3), leaf(3, seed=1)
+    seen = []
+    w.register_hook(lambda g: seen.append(g))
+    (gx,) = ag.grad((x * w + x * x).sum(), x)
+    np.testing.assert_allclose(gx.data, w.data + 2 * x.data)
+    assert w.grad is None and x.grad is None
+    assert seen == []
+
+
 def test_grad_allow_unused():
     x, unused = leaf(2), leaf(2, seed=1)
     with pytest.raises(RuntimeError, match='allow_unused=True'):
