@@ -29,9 +29,12 @@ PACKAGE = 'autograd_lite'
 
 
 def materialize(rev, into):
-    """The package as it is at ``rev`` (None: the working tree), in folder ``into``."""
+    """The package as it is at ``rev`` (None: the working tree; a folder that holds an
+    ``autograd_lite`` package: that one), in folder ``into``."""
     if rev is None:
         return REPO
+    if os.path.isdir(os.path.join(rev, PACKAGE)):  # a folder holding a package (an experiment)
+        return rev
     archive = subprocess.run(['git', '-C', REPO, 'archive', rev, PACKAGE], check=True, capture_output=True)
     subprocess.run(['tar', '-x', '-C', into], input=archive.stdout, check=True)
     return into
