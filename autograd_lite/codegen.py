@@ -27,7 +27,6 @@ import functools
 import inspect
 import keyword
 import re
-import sys
 import threading
 
 import numpy as np
@@ -1353,20 +1352,15 @@ _thread_ids = threading.get_ident
 def _observing(trace, keep):
     """An op observer (engine.set_op_observer) that notes, in this thread, each op's inputs and
     static arguments by its output array's id, so that values computed with no graph
-    (under no_grad, on data, detached) are computed by the generated code too. The engine
-    gives an observer the op, its arrays and its result; the inputs and static arguments are
-    read from the calling frame (engine._apply's), where they are at hand."""
+    (under no_grad, on data, detached) are computed by the generated code too."""
     me, previous = _thread_ids(), engine._observer
 
-    def observe(op, arrays, out):
+    def observe(op, inputs, arrays, static, out):
         if _thread_ids() == me:
-            caller = sys._getframe(1).f_locals
-            inputs, static = caller.get('inputs'), caller.get('static')
-            if inputs is not None:
-                trace[id(out.data)] = (op, tuple(inputs), static)
-                keep.append(out)
+            trace[id(out.data)] = (op, tuple(inputs), static)
+            keep.append(out)
         if previous is not None:
-            previous(op, arrays, out)
+            previous(op, inputs, arrays, static, out)
     return observe, previous
 
 

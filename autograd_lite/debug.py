@@ -98,7 +98,7 @@ class strict_broadcasting(_Mode):
 _ELEMENTWISE = frozenset({'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'where'})
 
 
-def _observe(prim, vals, out):
+def _observe(prim, inputs, vals, static, out):
     """Called by every op with its plain inputs and its result Tensor while some thread has
     a mode on."""
     state = _state

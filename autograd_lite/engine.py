@@ -138,7 +138,9 @@ _observer = None
 
 
 def set_op_observer(fn):
-    """Call ``fn(op, input_arrays, result)`` after every op, in every thread; None stops it."""
+    """Call ``fn(op, inputs, input_arrays, static, result)`` after every op, in every thread
+    (``inputs``: the Tensors and constants it was given; ``static``: its static arguments, a
+    dict or None); None stops it."""
     global _observer
     _observer = fn
 
@@ -405,7 +407,7 @@ def _result(op, out, inputs, arrays, static, needs_grad, saves_leaf):
         t._op = t._inputs = t._input_arrays = t._static = t._scope = None
         t._requires_grad = False
     if _observer is not None:  # a debug mode is on in some thread
-        _observer(op, arrays, t)
+        _observer(op, inputs, arrays, static, t)
     return t
 
 

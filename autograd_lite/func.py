@@ -177,17 +177,18 @@ class _Call:
 
     def __init__(self, name, args, argnums):
         self.name = name
-        self.single = isinstance(argnums, int)
         count = len(args)
-        positions = (argnums,) if argnums.__class__ is int and 0 <= argnums < count else \
-            _positions(name, argnums, count)
+        if argnums.__class__ is int and 0 <= argnums < count:  # [speed] the usual case
+            self.single, positions = True, (argnums,)
+        else:
+            self.single, positions = isinstance(argnums, int), _positions(name, argnums, count)
         depth = _depth.value
         args = list(args)
-        self.inputs, self.groups = [], []  # groups: (treedef, number of leaves) per argument
+        inputs, groups = [], []  # groups: (treedef, number of leaves) per argument
         tensors = create_graph = False
         for p in positions:
             leaves, treedef = tree_flatten(args[p])
-            fresh = []
+            start = len(inputs)
             for i, leaf in enumerate(leaves):
                 if leaf.__class__ is np.ndarray and leaf.dtype.kind == 'f':  # [speed] the usual case
                     x = from_op(leaf, None, None, None, None, None)
@@ -197,15 +198,15 @@ class _Call:
                         tensors = True
                         create_graph = create_graph or leaf._requires_grad
                     x = self._fresh(leaf, p, treedef, i)
-                fresh.append(x)
-            self.inputs.extend(fresh)
-            self.groups.append((treedef, len(leaves)))
-            args[p] = fresh[0] if treedef is None else tree_unflatten(treedef, fresh)
-        self.args = args
+                inputs.append(x)
+            groups.append((treedef, len(leaves)))
+            args[p] = inputs[start] if treedef is None else tree_unflatten(treedef, inputs[start:])
+        self.inputs, self.groups, self.args = inputs, groups, args
         if not (create_graph or depth):  # a Tensor in an argument not differentiated may need a graph too
             for p, arg in enumerate(args):
-                if isinstance(arg, (Tensor, tuple, list, dict)) and p not in positions and any(
-                        isinstance(leaf, Tensor) and leaf._requires_grad for leaf in tree_flatten(arg)[0]):
+                if arg.__class__ is not np.ndarray and isinstance(arg, (Tensor, tuple, list, dict)) \
+                        and p not in positions and any(isinstance(leaf, Tensor) and leaf._requires_grad
+                                                       for leaf in tree_flatten(arg)[0]):
                     create_graph = True
         self.create_graph = create_graph or depth > 0
         self.plain = not tensors and depth == 0
