@@ -832,12 +832,15 @@ def gradients(outputs, grad_outputs, inputs, retain_graph=False, create_graph=Fa
     if create_graph:  # a Tensor grad_output stays in the graph (double-vjp: differentiate in it)
         root_grads = [given if isinstance(given, Tensor) else Tensor._make(g)
                       for given, g in zip(grad_outputs, root_grads)]
-    found = _run(outputs, root_grads, retain_graph, create_graph, wanted=set(inputs))
-    done = {}
+    wanted = set(inputs)
+    found = _run(outputs, root_grads, retain_graph, create_graph, wanted)
+    result = []
     for x in inputs:
-        if x not in done:  # (an input given twice gets the same gradient)
-            g = found.pop(x, None)
-            if g is not None and not create_graph and not _keepable(g, x.data.dtype, 1):
-                g = np.array(g, dtype=x.data.dtype)  # a copy: the graph or the caller holds g
-            done[x] = g
-    return [done[x] for x in inputs]
+        g = found.pop(x, None)
+        if g is not None and not create_graph and not _keepable(g, x.data.dtype, 1):
+            g = np.array(g, dtype=x.data.dtype)  # a copy: the graph or the caller holds g
+        result.append(g)
+    if len(wanted) < len(inputs):  # an input given twice: its later mentions get the first's gradient
+        first = {}
+        result = [first.setdefault(x, g) for x, g in zip(inputs, result)]
+    return result
