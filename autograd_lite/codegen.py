@@ -1350,10 +1350,11 @@ _thread_ids = threading.get_ident
 
 
 def _observing(trace, keep):
-    """An op observer (engine.set_op_observer) that notes, in this thread, each op's inputs and
-    static arguments by its output array's id, so that values computed with no graph
-    (under no_grad, on data, detached) are computed by the generated code too."""
-    me, previous = _thread_ids(), engine._observer
+    """Install an op observer (engine.set_op_observer) that notes, in this thread, each op's
+    inputs and static arguments by its output array's id, so that values computed with no
+    graph (under no_grad, on data, detached) are computed by the generated code too; it
+    passes every op on to the observer it replaced. Returns that one, to put back."""
+    me, previous = _thread_ids(), None
 
     def observe(op, inputs, arrays, static, out):
         if _thread_ids() == me:
@@ -1361,7 +1362,8 @@ def _observing(trace, keep):
             keep.append(out)
         if previous is not None:
             previous(op, inputs, arrays, static, out)
-    return observe, previous
+    previous = engine.set_op_observer(observe)
+    return previous
 
 
 def _arg_key(args):
@@ -1450,8 +1452,7 @@ class Compiled:
         _refuse_debug_modes()
         start = Tensor._make(np.zeros(0))._created
         trace, keep = {}, []
-        observe, before = _observing(trace, keep)
-        engine.set_op_observer(observe)
+        before = _observing(trace, keep)
         try:
             loss, aux = self._split(self.fn(*args))
         finally:

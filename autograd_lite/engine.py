@@ -140,9 +140,10 @@ _observer = None
 def set_op_observer(fn):
     """Call ``fn(op, inputs, input_arrays, static, result)`` after every op, in every thread
     (``inputs``: the Tensors and constants it was given; ``static``: its static arguments, a
-    dict or None); None stops it."""
+    dict or None); None stops it. Returns the observer it replaces."""
     global _observer
-    _observer = fn
+    previous, _observer = _observer, fn
+    return previous
 
 
 # -- the op call ----------------------------------------------------------------------------

@@ -647,3 +647,19 @@ def test_every_public_name_is_in_docs_api_md():
     text = (DOCS / 'api.md').read_text()
     missing = [name for name in ag.__all__ if not re.search(rf"`{re.escape(name)}[`(]", text)]
     assert not missing, f"add these names of autograd_lite.__all__ to docs/api.md: {missing}"
+
+
+def test_set_op_observer_returns_the_observer_it_replaces_and_observers_see_inputs_and_static():
+    from autograd_lite import engine
+    seen = []
+    previous = engine.set_op_observer(lambda op, inputs, arrays, static, out: seen.append((op.name, inputs, static)))
+    try:
+        x = leaf(2, 3)
+        s = ag.sum(x, 1)
+        y = x * 2.0
+    finally:
+        assert engine.set_op_observer(previous) is not None
+    assert previous is None
+    assert seen[0][0] == 'sum' and seen[0][1] == (x,) and seen[0][2] == {'axis': 1, 'keepdims': False}
+    assert seen[1][0] == 'mul' and seen[1][1][0] is x and seen[1][1][1] == 2.0 and seen[1][2] is None
+    assert s.shape == (2,) and y.shape == (2, 3)
