@@ -399,6 +399,7 @@ def _result(op, out, inputs, arrays, static, needs_grad, saves_leaf):
     t.data = out if out.__class__ is _ndarray else np.asarray(out)
     t._created = _next_stamp()
     t._hooks = t._guarded = None
+    t._guards = t._version = 0
     if needs_grad and (scope := _mode.recording) is not False:
         t._op, t._inputs, t._input_arrays, t._static, t._scope = op, inputs, arrays, static, scope
         t._requires_grad = True

@@ -71,9 +71,12 @@ class Tensor:
     # constants); _input_arrays: the plain arrays its forward saw; _static: its static
     # arguments (a dict, or None); _scope: the nn.Modules whose forward was running;
     # _created: the creation number; _hooks: the hooks (None, or a list); _guarded: on a node
-    # that holds leaf arrays read-only, its engine._Hold (else None).
+    # that holds leaf arrays read-only, its engine._Hold (else None); _guards: how many
+    # unreleased nodes hold this leaf's array read-only; _version: the in-place changes made
+    # through engine.writing (the optimizers' steps). (Slots, not class defaults: the first
+    # write of a default makes an instance dict, one per fresh input of a transformed function.)
     __slots__ = ('data', '_requires_grad', '_op', '_inputs', '_input_arrays', '_static', '_scope',
-                 '_created', '_hooks', '_guarded', '__dict__', '__weakref__')
+                 '_created', '_hooks', '_guarded', '_guards', '_version', '__dict__', '__weakref__')
     # Set on few tensors (leaves, named or hooked ones), so stored only when set: an op result
     # reads these class defaults and costs fewer writes, which is much of an op's cost on
     # small arrays.
@@ -81,8 +84,6 @@ class Tensor:
     name = None
     _retain = False
     _saved = None  # what a forward saved for its rules (ops declared with saves=True)
-    _guards = 0  # how many unreleased nodes hold this leaf's array read-only (engine._guard)
-    _version = 0  # in-place changes made through engine.writing (the optimizers' steps)
     # ndarray @ Tensor, ndarray + Tensor, ...: make NumPy defer to our reflected operators
     # instead of building an object array of Tensors. autograd_lite.numpy_api replaces it
     # (and adds __array_function__ and __array__) so that NumPy's functions record.
@@ -95,6 +96,7 @@ class Tensor:
         self._requires_grad = False
         self._op = self._inputs = self._input_arrays = self._static = self._scope = None
         self._hooks = self._guarded = None
+        self._guards = self._version = 0
         self._created = _next_stamp()
         if requires_grad:
             self.requires_grad = True
@@ -108,6 +110,7 @@ class Tensor:
             if key not in ('_guards', '_guarded'):  # a copy's arrays are its own, not held read-only
                 setattr(self, key, value)
         self._guarded = None
+        self._guards = 0
         self._created = _next_stamp()
 
     @classmethod
@@ -289,5 +292,6 @@ def from_op(data, op, inputs, input_arrays, static, scope):
     t._op, t._inputs, t._input_arrays, t._static, t._scope = op, inputs, input_arrays, static, scope
     t._requires_grad = op is not None
     t._hooks = t._guarded = None
+    t._guards = t._version = 0
     t._created = _next_stamp()
     return t
