@@ -437,7 +437,7 @@ class _Hold:
             n = x._guards - 1
             x._guards = n
             if not n:
-                a.setflags(write=True)
+                a.setflags(True)  # (write=True: by position, half the cost of the keyword)
 
     def __reduce__(self):  # a copied or unpickled node holds nothing read-only
         return type(None), ()
@@ -466,7 +466,7 @@ def _guard(t, inputs):
             if n:  # already held read-only by another node
                 x._guards = n + 1
             elif a.flags.writeable:
-                a.setflags(write=False)
+                a.setflags(False)  # (write=False)
                 x._guards = 1
             else:  # read-only already (a view of a constant, say): nothing to give back
                 continue
@@ -510,13 +510,13 @@ class writing:
         t = self.tensor
         t._version += 1
         if t._guards:
-            t.data.setflags(write=True)
+            t.data.setflags(True)  # (write=True)
         return t.data
 
     def __exit__(self, *exc):
         t = self.tensor
         if t._guards:
-            t.data.setflags(write=False)
+            t.data.setflags(False)  # (write=False)
         return False
 
 
