@@ -31,7 +31,14 @@ def _children(tree):
 
 def tree_flatten(tree):
     """``(leaves, treedef)``: the leaves in order (dicts in key order) and the structure."""
-    if not isinstance(tree, _CONTAINERS):
+    if tree.__class__ is dict:  # [speed] a dict of parameters, flattened on every call of a transform
+        leaves = list(tree.values())
+        for leaf in leaves:
+            if isinstance(leaf, _CONTAINERS):
+                break
+        else:
+            return leaves, (dict, tuple(tree), None, len(leaves))
+    elif not isinstance(tree, _CONTAINERS):
         return [tree], None
     leaves = []
     return leaves, _flatten(tree, leaves)
@@ -67,7 +74,11 @@ def tree_unflatten(treedef, leaves):
     if len(leaves) != size:
         raise ValueError(f"tree_unflatten: {len(leaves)} leaves for a structure of {size}: "
                          f"{'fewer' if len(leaves) < size else 'more'} leaves than the structure holds")
-    return leaves[0] if treedef is None else _unflatten(treedef, leaves, 0)
+    if treedef is None:
+        return leaves[0]
+    if treedef[0] is dict and treedef[2] is None:  # [speed] a dict of leaves: parameters, gradients
+        return dict(zip(treedef[1], leaves))
+    return _unflatten(treedef, leaves, 0)
 
 
 def _unflatten(treedef, leaves, start):
