@@ -173,9 +173,10 @@ class _Call:
     ``inputs``: the fresh inputs (Tensors that require grad), in flattening order;
     ``create_graph``: whether backward passes must record (an outer transform runs, or an
     argument is a Tensor that requires grad); ``plain``: whether results are ndarrays."""
-    __slots__ = ('name', 'single', 'inputs', 'groups', 'args', 'create_graph', 'plain')
+    __slots__ = ('name', 'single', 'inputs', 'groups', 'args', 'create_graph', 'plain', 'held', 'made')
 
-    def __init__(self, name, args, argnums):
+    def __init__(self, name, args, argnums, outlives=False):
+        """``outlives``: the graph is used after the call returns (vjp's vjp_fn)."""
         self.name = name
         count = len(args)
         if argnums.__class__ is int and 0 <= argnums < count:  # [speed] the usual case
@@ -210,6 +211,18 @@ class _Call:
                     create_graph = True
         self.create_graph = create_graph or depth > 0
         self.plain = not tensors and depth == 0
+        # [speed] Nothing recorded on fresh leaves outlives the call (no outer graph, no vjp_fn):
+        # their arrays are held read-only for the whole call, rather than by each node that saves
+        # them (see engine.hold_for_call). The caller calls release() when done.
+        self.held = () if outlives or self.create_graph else \
+            inputs if not tensors else [x for x in inputs if x._op is None]  # (not the input nodes on Tensors)
+        self.made = engine.hold_for_call(self.held) if self.held else None
+
+    def release(self):
+        """Give back the arrays held read-only for the call."""
+        if self.made is not None:
+            engine.release_after_call(self.held, self.made)
+            self.made = None
 
     def _fresh(self, leaf, p, treedef, i):
         """A new input for ``leaf`` (the i-th of argument p): a leaf of its own, or an ``input``
@@ -240,11 +253,20 @@ class _Call:
         _depth.value += 1
         try:
             if engine.is_grad_enabled():
-                return func(*self.args, **kwargs)
-            with engine.enable_grad():
-                return func(*self.args, **kwargs)
+                out = func(*self.args, **kwargs)
+            else:
+                with engine.enable_grad():
+                    out = func(*self.args, **kwargs)
         finally:
             _depth.value -= 1
+        if self.made is not None and (changed := engine.changed_during_call(self.held)) is not None:
+            where = f" of shape {changed.shape}" if changed.ndim else ''
+            raise RuntimeError(
+                f"{self.name}: the function changed an argument it is differentiated with respect to "
+                f"(an array{where}) in place, through writing() or an optimizer's step, so its gradient "
+                "would be wrong; inside a transformed function the arguments are read-only: compute a "
+                "new value instead (x = x - lr * g)")
+        return out
 
     # -- results ---------------------------------------------------------------------
     def export(self, tree, plain=None, keep_graph=None):
@@ -343,9 +365,12 @@ def _value_and_grad(name, func, argnums, has_aux, with_value):
     @functools.wraps(func)
     def transformed(*args, **kwargs):
         call = _Call(name, args, argnums)
-        out, aux = _split_aux(name, call.run(func, kwargs), has_aux)
-        _check_scalar(name, out)
-        grads = call.gradients(_backward([out], [None], call.inputs, call.create_graph, call.create_graph))
+        try:
+            out, aux = _split_aux(name, call.run(func, kwargs), has_aux)
+            _check_scalar(name, out)
+            grads = call.gradients(_backward([out], [None], call.inputs, call.create_graph, call.create_graph))
+        finally:
+            call.release()
         if not with_value:
             return (grads, call.export(aux)) if has_aux else grads
         value = call.export(out)
@@ -392,7 +417,7 @@ def vjp(func, *primals, has_aux=False):
     _check_func(name, func)
     if not primals:
         raise TypeError("vjp: give the primals after the function: vjp(f, x) or vjp(f, x, y)")
-    call = _Call(name, primals, tuple(range(len(primals))))
+    call = _Call(name, primals, tuple(range(len(primals))), outlives=True)
     out, aux = _split_aux(name, call.run(func, {}), has_aux)
     leaves, _ = _output_leaves(name, out)
 
@@ -435,18 +460,23 @@ def jvp(func, primals, tangents, has_aux=False):
     _check_func(name, func)
     primals = _as_tuple(name, 'primals', primals)
     tangents = _matching(name, 'tangents', _as_tuple(name, 'tangents', tangents), primals, 'primals')
-    call = _Call(name, primals, tuple(range(len(primals))))
-    out, aux = _split_aux(name, call.run(func, {}), has_aux)
-    leaves, treedef = _output_leaves(name, out)
-    create_graph = call.create_graph or any(isinstance(t, Tensor) and t._requires_grad for t in tangents)
-    roots = [x for x in leaves if isinstance(x, Tensor) and x._requires_grad]
-    us, gs = _transposed_vjp(name, roots, call.inputs)
-    found = iter(_backward(gs, tangents, us, create_graph, create_graph))
-    plain = call.plain and not any(isinstance(t, Tensor) for t in tangents)
-    outs = [next(found) if isinstance(x, Tensor) and x._requires_grad
-            else _zeros(*_shape_dtype(x), as_tensor=not plain) for x in leaves]
-    result = (call.export(out, plain), call.export(tree_unflatten(treedef, outs), plain, create_graph))
-    return result + (call.export(aux, plain),) if has_aux else result
+    # (a tangent that requires grad makes the result a graph that outlives the call)
+    call = _Call(name, primals, tuple(range(len(primals))),
+                 outlives=any(isinstance(t, Tensor) and t._requires_grad for t in tangents))
+    try:
+        out, aux = _split_aux(name, call.run(func, {}), has_aux)
+        leaves, treedef = _output_leaves(name, out)
+        create_graph = call.create_graph or any(isinstance(t, Tensor) and t._requires_grad for t in tangents)
+        roots = [x for x in leaves if isinstance(x, Tensor) and x._requires_grad]
+        us, gs = _transposed_vjp(name, roots, call.inputs)
+        found = iter(_backward(gs, tangents, us, create_graph, create_graph))
+        plain = call.plain and not any(isinstance(t, Tensor) for t in tangents)
+        outs = [next(found) if isinstance(x, Tensor) and x._requires_grad
+                else _zeros(*_shape_dtype(x), as_tensor=not plain) for x in leaves]
+        result = (call.export(out, plain), call.export(tree_unflatten(treedef, outs), plain, create_graph))
+        return result + (call.export(aux, plain),) if has_aux else result
+    finally:
+        call.release()
 
 
 def _jacobian(name, func, argnums, has_aux, forward):
@@ -456,34 +486,37 @@ def _jacobian(name, func, argnums, has_aux, forward):
     @functools.wraps(func)
     def transformed(*args, **kwargs):
         call = _Call(name, args, argnums)
-        out, aux = _split_aux(name, call.run(func, kwargs), has_aux)
-        leaves, treedef = _output_leaves(name, out)
-        cg, inputs = call.create_graph, call.inputs
-        # per[k][i]: d(output leaf k) / d(input i), of shape leaf.shape + input.shape
-        per = [[None] * len(inputs) for _ in leaves]
-        live = [k for k, x in enumerate(leaves) if isinstance(x, Tensor) and x._requires_grad]
-        if forward:  # a column per input element: the gradient in u of <J^T u, e_j>
-            us, gs = _transposed_vjp(name, [leaves[k] for k in live], inputs)
-            for i, x in enumerate(inputs):
-                cols = [_backward([gs[i]], [_one_hot(x.shape, x.dtype, j)], us, cg, True)
-                        for j in range(x.size)]
-                for n, k in enumerate(live):
-                    shape = leaves[k].shape
-                    per[k][i] = _assemble([c[n] for c in cols], shape + x.shape, cg, -1) if x.size \
-                        else _zeros(shape + x.shape, x.dtype, cg)
-        else:  # a row per output element: the gradient of <output, e_j>
-            for k in live:
-                leaf = leaves[k]
-                rows = [_backward([leaf], [_one_hot(leaf.shape, leaf.dtype, j)], inputs, cg, True)
-                        for j in range(leaf.size)]
+        try:
+            out, aux = _split_aux(name, call.run(func, kwargs), has_aux)
+            leaves, treedef = _output_leaves(name, out)
+            cg, inputs = call.create_graph, call.inputs
+            # per[k][i]: d(output leaf k) / d(input i), of shape leaf.shape + input.shape
+            per = [[None] * len(inputs) for _ in leaves]
+            live = [k for k, x in enumerate(leaves) if isinstance(x, Tensor) and x._requires_grad]
+            if forward:  # a column per input element: the gradient in u of <J^T u, e_j>
+                us, gs = _transposed_vjp(name, [leaves[k] for k in live], inputs)
                 for i, x in enumerate(inputs):
-                    per[k][i] = _assemble([r[i] for r in rows], leaf.shape + x.shape, cg, 0) if leaf.size \
-                        else _zeros(leaf.shape + x.shape, x.dtype, cg)
-        for k, leaf in enumerate(leaves):
-            if k not in live:  # a constant output: zeros
-                per[k] = [_zeros(_shape_dtype(leaf)[0] + x.shape, x.dtype, cg) for x in inputs]
-        jac = tree_unflatten(treedef, [call.gradients(row) for row in per])
-        return (jac, call.export(aux)) if has_aux else jac
+                    cols = [_backward([gs[i]], [_one_hot(x.shape, x.dtype, j)], us, cg, True)
+                            for j in range(x.size)]
+                    for n, k in enumerate(live):
+                        shape = leaves[k].shape
+                        per[k][i] = _assemble([c[n] for c in cols], shape + x.shape, cg, -1) if x.size \
+                            else _zeros(shape + x.shape, x.dtype, cg)
+            else:  # a row per output element: the gradient of <output, e_j>
+                for k in live:
+                    leaf = leaves[k]
+                    rows = [_backward([leaf], [_one_hot(leaf.shape, leaf.dtype, j)], inputs, cg, True)
+                            for j in range(leaf.size)]
+                    for i, x in enumerate(inputs):
+                        per[k][i] = _assemble([r[i] for r in rows], leaf.shape + x.shape, cg, 0) if leaf.size \
+                            else _zeros(leaf.shape + x.shape, x.dtype, cg)
+            for k, leaf in enumerate(leaves):
+                if k not in live:  # a constant output: zeros
+                    per[k] = [_zeros(_shape_dtype(leaf)[0] + x.shape, x.dtype, cg) for x in inputs]
+            jac = tree_unflatten(treedef, [call.gradients(row) for row in per])
+            return (jac, call.export(aux)) if has_aux else jac
+        finally:
+            call.release()
     return transformed
 
 
@@ -548,11 +581,16 @@ def hvp(func, primals, tangents):
     _check_func(name, func)
     primals = _as_tuple(name, 'primals', primals)
     tangents = _matching(name, 'tangents', _as_tuple(name, 'tangents', tangents), primals, 'primals')
-    call = _Call(name, primals, tuple(range(len(primals))))
-    out = call.run(func, {})
-    _check_scalar(name, out)
-    create_graph = call.create_graph or any(isinstance(t, Tensor) and t._requires_grad for t in tangents)
-    gs = _backward([out], [None], call.inputs, create_graph=True, retain_graph=True)
-    hv = _backward(gs, tangents, call.inputs, create_graph, retain_graph=create_graph)
-    plain = call.plain and not any(isinstance(t, Tensor) for t in tangents)
-    return call.export(out, plain), call.gradients(hv, plain, create_graph)
+    # (a tangent that requires grad makes the result a graph that outlives the call)
+    call = _Call(name, primals, tuple(range(len(primals))),
+                 outlives=any(isinstance(t, Tensor) and t._requires_grad for t in tangents))
+    try:
+        out = call.run(func, {})
+        _check_scalar(name, out)
+        create_graph = call.create_graph or any(isinstance(t, Tensor) and t._requires_grad for t in tangents)
+        gs = _backward([out], [None], call.inputs, create_graph=True, retain_graph=True)
+        hv = _backward(gs, tangents, call.inputs, create_graph, retain_graph=create_graph)
+        plain = call.plain and not any(isinstance(t, Tensor) for t in tangents)
+        return call.export(out, plain), call.gradients(hv, plain, create_graph)
+    finally:
+        call.release()

@@ -569,6 +569,74 @@ def test_pytree_round_trip_paths_and_description():
         tree_unflatten(treedef, leaves + [1])
 
 
+# -- the arguments' arrays during a call ------------------------------------------------------------
+def test_differentiated_arrays_are_read_only_for_the_call_and_given_back_after():
+    a = np.array([1.0, 2.0])
+
+    def writes_after_use(x):
+        y = (x * x).sum()
+        x.data[0] = 5.0
+        return y
+
+    def writes_before_use(x):
+        x.data[0] = 5.0  # read-only from the start of the call, not from its first use
+        return (x * x).sum()
+
+    for f in (writes_after_use, writes_before_use):
+        with pytest.raises(ValueError, match="read-only"):
+            func.grad(f)(a)
+        assert a.flags.writeable and a.tolist() == [1.0, 2.0]  # given back, unchanged, after the error
+    assert func.grad(lambda x: (x * x).sum())(a).tolist() == [2.0, 4.0] and a.flags.writeable
+    both = func.grad(lambda x, y: (x * y).sum(), argnums=(0, 1))(a, a)  # one array, two arguments
+    assert [g.tolist() for g in both] == [[1.0, 2.0], [1.0, 2.0]] and a.flags.writeable
+    frozen = np.array([3.0])
+    frozen.flags.writeable = False
+    func.hessian(lambda x: (x ** 3).sum())(frozen)
+    assert not frozen.flags.writeable  # read-only already: stays so
+    func.jacfwd(lambda x: x * x)(a), func.jvp(lambda x: x * x, (a,), (a,)), func.hvp(lambda x: (x ** 3).sum(), (a,), (a,))
+    assert a.flags.writeable
+
+
+def test_a_counted_change_of_an_argument_inside_the_call_is_refused():
+    from autograd_lite.engine import writing
+
+    def steps_its_argument(x):
+        y = (x * x).sum()
+        with writing(x) as data:  # what an optimizer's step does
+            data -= 1.0
+        return y
+    a = np.array([1.0, 2.0])
+    with raises(RuntimeError, "value_and_grad: the function changed an argument it is differentiated with "
+                              "respect to (an array of shape (2,)) in place, through writing() or an optimizer's "
+                              "step, so its gradient would be wrong; inside a transformed function the arguments "
+                              "are read-only: compute a new value instead (x = x - lr * g)"):
+        func.value_and_grad(steps_its_argument)(a)
+    assert a.flags.writeable
+
+
+def test_vjp_keeps_the_per_node_guard_while_its_vjp_fn_lives():
+    a = np.array([1.0, 2.0])
+    out, vjp_fn = func.vjp(lambda x: x * x, a)
+    with pytest.raises(ValueError, match="read-only"):  # vjp_fn would read the changed array
+        a[0] = 5.0
+    assert vjp_fn(np.ones(2))[0].tolist() == [2.0, 4.0]
+    del vjp_fn  # its graph ends: the array is given back
+    assert a.flags.writeable
+
+
+def test_with_the_guard_off_a_transform_holds_nothing():
+    previous = ag.guard_saved_arrays(False)
+    try:
+        a = np.array([1.0, 2.0])
+
+        def writes(x):
+            assert a.flags.writeable
+            return (x * x).sum()
+        assert func.grad(writes)(a).tolist() == [2.0, 4.0]
+    finally:
+        ag.guard_saved_arrays(previous)
+
+
 # -- the example -------------------------------------------------------------------------------
 def test_the_newton_and_curvature_example_meets_its_claims(capsys):
     pytest.importorskip('sklearn')
