@@ -8,6 +8,10 @@ two fastest over all rounds, and the median of the per-round ratios, are printed
 in one process is what makes the figures comparable on a shared, noisy machine.
 
     python benchmarks/ab.py --base 57b5972 --only W1,W4 --rounds 11
+
+``--paired N`` instead alternates single steps, base then new, N times each, and prints the
+ratio of their 10th percentiles and the median of the per-pair ratios: the steadiest figure
+on a loaded machine (the same revision against itself gives 1.00).
 """
 import argparse
 import importlib
@@ -23,6 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import threads  # noqa: F401,E402  (one thread per library; before NumPy loads)
 import workloads as wl  # noqa: E402
+from timing import paired, percentile  # noqa: E402
 
 REPO = os.path.dirname(HERE)
 PACKAGE = 'autograd_lite'
@@ -82,6 +87,8 @@ def main(argv=None):
     parser.add_argument('--new', default=None, help='git revision to compare (default: the working tree)')
     parser.add_argument('--only', default='W1,W1b,W2,W4', help='workloads, e.g. W1,W4 (W5 runs in benchmarks/run.py)')
     parser.add_argument('--rounds', type=int, default=11)
+    parser.add_argument('--paired', type=int, default=0, metavar='N',
+                        help='alternate single steps N times instead of rounds (see above)')
     parser.add_argument('--guard-off', action='store_true',
                         help="run the new version with ag.guard_saved_arrays(False) (where it has it)")
     args = parser.parse_args(argv)
@@ -90,13 +97,22 @@ def main(argv=None):
         new = load(materialize(args.new, new_dir), 'new')
         if args.guard_off:
             new.ag.guard_saved_arrays(False)
-        print(f"base {args.base}, new {args.new or 'working tree'}; {args.rounds} alternated rounds; "
+        print(f"base {args.base}, new {args.new or 'working tree'}; "
+              f"{f'{args.paired} paired steps' if args.paired else f'{args.rounds} alternated rounds'}; "
               f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         for key in args.only.split(','):
             workload = wl.ALL[key]
             fb, fn = step_of(base, workload), step_of(new, workload)
             for f in (fb, fn, fb, fn):
                 f()  # warm up
+            if args.paired:
+                tb, tn = paired(fb, fn, args.paired)
+                ratios = sorted(n / b for b, n in zip(tb, tn))
+                b10, n10 = percentile(tb, 10), percentile(tn, 10)
+                print(f"{key}: base {b10 * 1e6:.1f} us, new {n10 * 1e6:.1f} us (10th percentiles of {args.paired} "
+                      f"paired steps); new/base {n10 / b10:.3f}, {ratios[len(ratios) // 2]:.3f} (median of pairs)",
+                      flush=True)
+                continue
             tb, tn = [], []
             for _ in range(args.rounds):
                 tb.append(fastest(fb))

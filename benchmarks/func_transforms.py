@@ -32,7 +32,7 @@ import numpy as np
 import autograd_lite as ag
 from autograd_lite import func
 from autograd_lite.nn import functional as F
-from timing import interleaved
+from timing import interleaved, paired, percentile
 
 try:
     import torch
@@ -192,12 +192,24 @@ def main(argv=None):
                              "valgrind --tool=callgrind python benchmarks/func_transforms.py --step ... "
                              "with --steps N and --steps 0; the difference over N is one step's count")
     parser.add_argument('--steps', type=int, default=400)
+    parser.add_argument('--paired', type=int, default=0, metavar='N',
+                        help="only time the iris step both ways, alternating single calls N times "
+                             "(timing.paired): the steadiest ratio on a loaded machine")
     args = parser.parse_args(argv)
     threads.limit()
     if args.step:
         step = iris_steps()[args.step]
         for _ in range(20 + args.steps):  # 20 warm-up steps in both counts
             step()
+        return
+    if args.paired:
+        steps = iris_steps()
+        tb, tv = paired(steps['backward'], steps['value_and_grad'], args.paired)
+        ratios = sorted(v / b for b, v in zip(tb, tv))
+        b10, v10 = percentile(tb, 10), percentile(tv, 10)
+        print(f"iris step, 10th percentiles of {args.paired} paired calls: loss.backward() {b10 * 1e6:.1f} us, "
+              f"value_and_grad {v10 * 1e6:.1f} us; ratio {v10 / b10:.3f}, {ratios[len(ratios) // 2]:.3f} "
+              "(median of pairs)")
         return
     quick = args.quick
     print(f"numpy {np.__version__}; torch {torch.__version__ if torch else 'not installed'}; "

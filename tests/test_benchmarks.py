@@ -204,3 +204,16 @@ def test_numpy_dispatch_benchmark_compares_equal_work(tmp_path, capsys):
     numpy_dispatch.main(['--rounds', '2', '--before', str(tmp_path / 'autograd_lite_copy')])
     out = capsys.readouterr().out
     assert '| `np.exp(t)` / `t.exp()` |' in out and '| `X @ W` |' in out  # the ratio tables
+
+
+def test_paired_timing_alternates_single_calls_and_ab_reports_its_ratio():
+    import timing
+    calls = []
+    ta, tb = timing.paired(lambda: calls.append('a'), lambda: calls.append('b'), 3)
+    assert calls == ['a', 'b'] * 3 and len(ta) == len(tb) == 3 and min(ta + tb) >= 0
+    assert [timing.percentile([5, 1, 4, 2, 3], q) for q in (0, 10, 50, 100)] == [1, 1, 3, 5]
+    # in a process of its own: ab.py imports two copies of the package under other names
+    repo = os.path.dirname(BENCH)
+    done = subprocess.run([sys.executable, os.path.join(BENCH, 'ab.py'), '--base', repo, '--only', 'W1b',
+                           '--paired', '20'], capture_output=True, text=True, check=True)
+    assert '20 paired steps' in done.stdout and 'W1b: base' in done.stdout and '(median of pairs)' in done.stdout
