@@ -27,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import threads  # noqa: F401,E402  (one thread per library; before NumPy loads)
 import workloads as wl  # noqa: E402
-from timing import paired, percentile  # noqa: E402
+from timing import paired, paired_summary  # noqa: E402
 
 REPO = os.path.dirname(HERE)
 PACKAGE = 'autograd_lite'
@@ -106,12 +106,9 @@ def main(argv=None):
             for f in (fb, fn, fb, fn):
                 f()  # warm up
             if args.paired:
-                tb, tn = paired(fb, fn, args.paired)
-                ratios = sorted(n / b for b, n in zip(tb, tn))
-                b10, n10 = percentile(tb, 10), percentile(tn, 10)
+                b10, n10, ratio, median_ratio = paired_summary(*paired(fb, fn, args.paired))
                 print(f"{key}: base {b10 * 1e6:.1f} us, new {n10 * 1e6:.1f} us (10th percentiles of {args.paired} "
-                      f"paired steps); new/base {n10 / b10:.3f}, {ratios[len(ratios) // 2]:.3f} (median of pairs)",
-                      flush=True)
+                      f"paired steps); new/base {ratio:.3f}, {median_ratio:.3f} (median of pairs)", flush=True)
                 continue
             tb, tn = [], []
             for _ in range(args.rounds):

@@ -32,7 +32,7 @@ import numpy as np
 import autograd_lite as ag
 from autograd_lite import func
 from autograd_lite.nn import functional as F
-from timing import interleaved, paired, percentile
+from timing import interleaved, paired, paired_summary
 
 try:
     import torch
@@ -204,12 +204,10 @@ def main(argv=None):
         return
     if args.paired:
         steps = iris_steps()
-        tb, tv = paired(steps['backward'], steps['value_and_grad'], args.paired)
-        ratios = sorted(v / b for b, v in zip(tb, tv))
-        b10, v10 = percentile(tb, 10), percentile(tv, 10)
+        b10, v10, ratio, median_ratio = paired_summary(*paired(steps['backward'], steps['value_and_grad'],
+                                                               args.paired))
         print(f"iris step, 10th percentiles of {args.paired} paired calls: loss.backward() {b10 * 1e6:.1f} us, "
-              f"value_and_grad {v10 * 1e6:.1f} us; ratio {v10 / b10:.3f}, {ratios[len(ratios) // 2]:.3f} "
-              "(median of pairs)")
+              f"value_and_grad {v10 * 1e6:.1f} us; ratio {ratio:.3f}, {median_ratio:.3f} (median of pairs)")
         return
     quick = args.quick
     print(f"numpy {np.__version__}; torch {torch.__version__ if torch else 'not installed'}; "

@@ -9,6 +9,8 @@ makes reference cycles pays for collecting them, as its users do.
 import time
 from statistics import median
 
+import numpy as np
+
 
 def calibrate(fn, sample_s, warmup_s):
     """Warm ``fn`` up for about ``warmup_s`` (at least two calls); return how many calls
@@ -66,7 +68,8 @@ def paired(fa, fb, calls):
     return ta, tb
 
 
-def percentile(times, q):
-    """The q-th percentile (0-100) of ``times``, by rank."""
-    ordered = sorted(times)
-    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+def paired_summary(ta, tb):
+    """``(a10, b10, ratio, median_ratio)`` of :func:`paired`'s lists: their 10th percentiles,
+    the ratio of those (b over a), and the median of the per-pair ratios."""
+    a10, b10 = np.percentile(ta, 10), np.percentile(tb, 10)
+    return a10, b10, b10 / a10, float(np.median(np.divide(tb, ta)))
