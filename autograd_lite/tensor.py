@@ -107,9 +107,8 @@ class Tensor:
         so the numbers keep outputs newer than their inputs (the backward pass's order)."""
         attributes, slots = state if isinstance(state, tuple) else (state, None)
         for key, value in {**(attributes or {}), **(slots or {})}.items():
-            if key not in ('_guards', '_guarded'):  # a copy's arrays are its own, not held read-only
-                setattr(self, key, value)
-        self._guarded = None
+            setattr(self, key, value)
+        self._guarded = None  # a copy's arrays are its own, not held read-only
         self._guards = 0
         self._created = _next_stamp()
 

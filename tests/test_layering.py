@@ -56,7 +56,6 @@ def test_no_module_writes_another_modules_globals():
     assert 'enter_scope(self)' in module and 'mode.scope =' not in module and 'mode.recording =' not in module
 
 
-
 def test_the_operators_short_calls_match_their_ops():
     # operators.py calls _Binary.__call__(op, x, y) for speed: each op must be of that class
     from autograd_lite import engine, ops
@@ -87,6 +86,7 @@ def test_every_way_of_making_a_tensor_sets_every_slot():
     for how, t in made.items():
         missing = [s for s in slots if not hasattr(t, s)]
         assert not missing, (how, missing)
+
 
 # -- the reference-count trick, on every Python the package claims ------------------------------
 _REFCOUNT_CHECK = """
