@@ -481,7 +481,8 @@ def _guard(t, inputs):
 # [speed] A function transform (func.py) runs the forward and the backward passes on its fresh
 # leaves within one call, so it holds their arrays read-only for the whole call instead, and the
 # nodes hold nothing (_guards = -1 says so): one read-only switch per argument array and call
-# instead of a _Hold per node (value_and_grad of the iris loss: see docs/performance.md).
+# instead of a _Hold per node (value_and_grad of the iris loss: see docs/performance.md). A
+# counted change (writing(), an optimizer's step) of such a leaf is refused where it is made.
 def hold_for_call(leaves):
     """Make the arrays of the fresh ``leaves`` read-only until :func:`release_after_call`.
     Returns what to give back (None with the guard off: then nothing is held)."""
@@ -497,21 +498,21 @@ def hold_for_call(leaves):
     return made
 
 
-def changed_during_call(leaves):
-    """The first of the ``leaves`` held by :func:`hold_for_call` whose array was changed in
-    place since (through :class:`writing`, an optimizer's step), or None."""
-    for x in leaves:
-        if x._version:
-            return x
-    return None
-
-
 def release_after_call(leaves, made):
     """Give back what :func:`hold_for_call` made read-only."""
     for a in made:
         a.setflags(True)  # (write=True)
     for x in leaves:
         x._guards = 0
+
+
+def _argument_of_a_call_error(t):
+    where = f" of shape {t.shape}" if t.ndim else ''
+    return RuntimeError(
+        f"writing: the tensor{where} is an argument that a running function transform (grad, "
+        "value_and_grad, jvp, ...) differentiates, so changing it in place (an optimizer's step, "
+        "writing()) would make its gradient wrong; inside a transformed function the arguments are "
+        "read-only: compute a new value instead (x = x - lr * g)")
 
 
 def _check_guarded(t, guarded):
@@ -546,9 +547,11 @@ class writing:
 
     def __enter__(self):
         t = self.tensor
-        t._version += 1
         if t._guards:
+            if t._guards < 0:  # its array is a function transform's argument, in use for the whole call
+                raise _argument_of_a_call_error(t)
             t.data.setflags(True)  # (write=True)
+        t._version += 1
         return t.data
 
     def __exit__(self, *exc):

@@ -259,13 +259,6 @@ class _Call:
                     out = func(*self.args, **kwargs)
         finally:
             _depth.value -= 1
-        if self.made is not None and (changed := engine.changed_during_call(self.held)) is not None:
-            where = f" of shape {changed.shape}" if changed.ndim else ''
-            raise RuntimeError(
-                f"{self.name}: the function changed an argument it is differentiated with respect to "
-                f"(an array{where}) in place, through writing() or an optimizer's step, so its gradient "
-                "would be wrong; inside a transformed function the arguments are read-only: compute a "
-                "new value instead (x = x - lr * g)")
         return out
 
     # -- results ---------------------------------------------------------------------

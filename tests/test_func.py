@@ -608,12 +608,23 @@ def test_a_counted_change_of_an_argument_inside_the_call_is_refused():
             data -= 1.0
         return y
     a = np.array([1.0, 2.0])
-    with raises(RuntimeError, "value_and_grad: the function changed an argument it is differentiated with "
-                              "respect to (an array of shape (2,)) in place, through writing() or an optimizer's "
-                              "step, so its gradient would be wrong; inside a transformed function the arguments "
-                              "are read-only: compute a new value instead (x = x - lr * g)"):
+    message = ("writing: the tensor of shape (2,) is an argument that a running function transform (grad, "
+               "value_and_grad, jvp, ...) differentiates, so changing it in place (an optimizer's step, "
+               "writing()) would make its gradient wrong; inside a transformed function the arguments are "
+               "read-only: compute a new value instead (x = x - lr * g)")
+    with raises(RuntimeError, message):
         func.value_and_grad(steps_its_argument)(a)
-    assert a.flags.writeable
+    assert a.flags.writeable and a.tolist() == [1.0, 2.0]  # refused before the write
+
+    def steps_with_an_optimizer(x):
+        y = (x * x).sum()
+        ag.optim.SGD([x], lr=0.1).step()  # x.grad is None: SGD skips it; so give it one
+        x.grad = np.ones(2)
+        ag.optim.SGD([x], lr=0.1).step()
+        return y
+    with raises(RuntimeError, message):
+        func.grad(steps_with_an_optimizer)(a)
+    assert a.flags.writeable and a.tolist() == [1.0, 2.0]
 
 
 def test_vjp_keeps_the_per_node_guard_while_its_vjp_fn_lives():
