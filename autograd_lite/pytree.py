@@ -74,6 +74,12 @@ def tree_unflatten(treedef, leaves):
     if len(leaves) != size:
         raise ValueError(f"tree_unflatten: {len(leaves)} leaves for a structure of {size}: "
                          f"{'fewer' if len(leaves) < size else 'more'} leaves than the structure holds")
+    return rebuild(treedef, leaves)
+
+
+def rebuild(treedef, leaves):
+    """:func:`tree_unflatten` without its checks, for a list of leaves known to fit ``treedef``:
+    the package's own calls, on every call of a transformed function."""
     if treedef is None:
         return leaves[0]
     if treedef[0] is dict and treedef[2] is None:  # [speed] a dict of leaves: parameters, gradients

@@ -678,3 +678,105 @@ def test_the_docstrings_examples_run():
     for module in (func, pytree):
         result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert result.attempted >= 3 and result.failed == 0, module.__name__
+
+
+# -- grad and value_and_grad of plain arrays: the [speed] path gives what the general path gives ---
+def _iris_like(p, X, y):
+    h = ag.sigmoid(X @ p['W1'] + p['b1'])
+    return ag.nn.functional.cross_entropy(h @ p['W2'] + p['b2'], y)
+
+
+def _params(dtype=np.float64):
+    return {'W1': rand(1, 4, 8).astype(dtype), 'b1': rand(2, 8).astype(dtype),
+            'W2': rand(3, 8, 3).astype(dtype), 'b2': rand(4, 3).astype(dtype)}
+
+
+def _writes_its_argument(x):
+    y = (x * x).sum()
+    x.data[0] = 5.0
+    return y
+
+
+def _steps_its_argument(x):
+    with ag.engine.writing(x) as data:
+        data -= 1.0
+    return (x * x).sum()
+
+
+X_IRIS, Y_IRIS = rand(5, 12, 4), np.arange(12) % 3
+USUAL_CALLS = {  # name: (function, arguments, keywords of the transform)
+    'a dict of parameters (the iris loss)': (_iris_like, (_params(), X_IRIS, Y_IRIS), {}),
+    'float32 parameters': (_iris_like, (_params(np.float32), X_IRIS.astype(np.float32), Y_IRIS), {}),
+    'one array': (lambda x: (x ** 3).sum(), (rand(6, 3),), {}),
+    'a 0-d array': (lambda x: x ** 3, (np.array(2.0),), {}),
+    'a list of arrays': (lambda xs: (xs[0] * xs[1]).sum(), ([rand(7, 3), rand(8, 3)],), {}),
+    'a nested dict': (lambda p: (p['a']['b'] ** 2).sum() + p['c'].sum(), ({'a': {'b': rand(9, 2)}, 'c': rand(10, 2)},), {}),
+    'the second argument': (lambda x, y: (x * y).sum(), (rand(11, 3), rand(12, 3)), {'argnums': 1}),
+    'a negative argnums': (lambda x, y: (x * y).sum(), (rand(11, 3), rand(12, 3)), {'argnums': -1}),
+    'an unused argument': (lambda x, y: (y ** 2).sum(), (rand(13, 2, 2), rand(14, 3)), {}),
+    'a constant output': (lambda x: 3.0, (rand(15, 2),), {}),
+    'a Tensor output outside the graph': (lambda x: ag.Tensor(np.array(1.5)), (rand(15, 2),), {}),
+    'aux of Tensors, arrays and numbers': (lambda x: ((x * x).sum(), {'t': x * 2, 'a': np.ones(2), 'n': 3}),
+                                           (rand(16, 2),), {'has_aux': True}),
+    'a Tensor in another argument': (lambda x, w: (x * w).sum(), (rand(17, 2), ag.Tensor(rand(18, 2), requires_grad=True)), {}),
+    'a non-scalar output': (lambda x: x * 2, (rand(19, 2),), {}),
+    'has_aux without a pair': (lambda x: (x * x).sum(), (rand(20, 2),), {'has_aux': True}),
+    'an int argument': (lambda x: x * 2, (np.arange(3),), {}),
+    'a write into the argument': (_writes_its_argument, (rand(21, 2),), {}),
+    'a counted change of the argument': (_steps_its_argument, (rand(22, 2),), {}),
+}
+
+
+def _outcome(transform, f, args, kwargs):
+    """The result, or the error's type and message; and whether the arrays were given back."""
+    try:
+        result = transform(f, **kwargs)(*args)
+    except Exception as exc:  # (the comparison is of the whole outcome, errors included)
+        result = (type(exc), str(exc))
+    return result, [a.flags.writeable for a in tree_flatten(args)[0] if isinstance(a, np.ndarray)]
+
+
+def _assert_same(a, b, where='result'):
+    """Equal trees: the same containers, leaf classes, dtypes and values, bit for bit."""
+    a_leaves, a_def = tree_flatten(a)
+    b_leaves, b_def = tree_flatten(b)
+    assert a_def == b_def, where
+    for x, y, path in zip(a_leaves, b_leaves, leaf_paths(a_def)):
+        assert type(x) is type(y), f"{where}{path}: {type(x).__name__} against {type(y).__name__}"
+        if isinstance(x, ag.Tensor):
+            x, y = x.data, y.data
+        if isinstance(x, (np.ndarray, np.generic)):
+            assert x.dtype == y.dtype and np.shape(x) == np.shape(y) and np.array_equal(x, y), f"{where}{path}"
+        else:
+            assert x == y, f"{where}{path}"
+
+
+@pytest.mark.parametrize('transform', [func.grad, func.value_and_grad])
+@pytest.mark.parametrize('case', USUAL_CALLS)
+def test_the_usual_call_gives_what_the_general_path_gives(monkeypatch, transform, case):
+    f, args, kwargs = USUAL_CALLS[case]
+    fast = _outcome(transform, f, args, kwargs)
+    with monkeypatch.context() as m:  # every call takes the general path (_Call)
+        m.setattr(func, '_value_and_grad_of_arrays', lambda *a: func._NOT_USUAL)
+        general = _outcome(transform, f, args, kwargs)
+    _assert_same(fast, general)
+    assert all(fast[1]), "an argument's array was not given back"
+
+
+def test_the_usual_call_takes_the_fast_path_and_the_others_the_general_one(monkeypatch):
+    class NoCall:
+        def __init__(self, *args, **kwargs):
+            raise AssertionError("the general path ran")
+    monkeypatch.setattr(func, '_Call', NoCall)
+    value, grads = func.value_and_grad(_iris_like)(_params(), X_IRIS, Y_IRIS)
+    assert set(grads) == {'W1', 'b1', 'W2', 'b2'} and np.isfinite(value)
+    with ag.no_grad():
+        assert func.grad(lambda x: (x ** 2).sum())(np.array([1.0, 2.0])).tolist() == [2.0, 4.0]
+    others = [lambda: func.grad(lambda x: (x ** 2).sum(), argnums=(0,))(np.ones(2)),  # a tuple argnums
+              lambda: func.grad(lambda x: (x ** 2).sum())([1.0, 2.0]),                # numbers, not arrays
+              lambda: func.grad(lambda x: (x ** 2).sum())(ag.Tensor(np.ones(2))),     # a Tensor
+              lambda: func.grad(func.grad(lambda x: (x ** 3).sum()))(np.ones(1)),      # inside a transform
+              lambda: func.grad(lambda x, y: (x * y).sum())(np.ones(2), [np.ones(2)])]  # a list elsewhere
+    for call in others:
+        with pytest.raises(AssertionError, match="the general path ran"):
+            call()
