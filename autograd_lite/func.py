@@ -39,7 +39,7 @@ import numpy as np
 from . import engine, ops
 from .engine import Primitive
 from .pytree import describe, leaf_paths, rebuild, tree_flatten
-from .tensor import Tensor, from_op
+from .tensor import Tensor, new_leaf
 
 __all__ = ['grad', 'value_and_grad', 'vjp', 'jvp', 'jacrev', 'jacfwd', 'jacobian', 'hessian', 'hvp']
 
@@ -192,7 +192,7 @@ class _Call:
             start = len(inputs)
             for i, leaf in enumerate(leaves):
                 if leaf.__class__ is np.ndarray and leaf.dtype.kind == 'f':  # [speed] the usual case
-                    x = _fresh_leaf(leaf)
+                    x = new_leaf(leaf)
                 else:
                     if isinstance(leaf, Tensor):
                         tensors = True
@@ -243,7 +243,7 @@ class _Call:
         if isinstance(leaf, Tensor) and leaf._requires_grad:
             with engine.enable_grad():
                 return _input(leaf)
-        return _fresh_leaf(data)
+        return new_leaf(data)
 
     def run(self, func, kwargs):
         """Call ``func`` on the fresh inputs (see :func:`_run`)."""
@@ -270,13 +270,6 @@ class _Call:
             trees.append(values[start] if treedef is None else rebuild(treedef, values[start:start + count]))
             start += count
         return trees[0] if self.single else tuple(trees)
-
-
-def _fresh_leaf(array):
-    """A new leaf that requires grad, around a float ndarray (not a copy)."""
-    x = from_op(array, None, None, None, None, None)
-    x._requires_grad = True
-    return x
 
 
 def _run(func, args, kwargs):
@@ -378,7 +371,7 @@ def _value_and_grad_of_arrays(name, func, args, kwargs, argnum, has_aux, with_va
     if not 0 <= argnum < len(args) or _depth.value:
         return _NOT_USUAL
     leaves, treedef = tree_flatten(args[argnum])
-    inputs = [_fresh_leaf(a) for a in leaves if a.__class__ is _ndarray and a.dtype.kind == 'f']
+    inputs = [new_leaf(a) for a in leaves if a.__class__ is _ndarray and a.dtype.kind == 'f']
     if len(inputs) != len(leaves):
         return _NOT_USUAL
     for p, arg in enumerate(args):

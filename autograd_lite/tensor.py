@@ -294,3 +294,19 @@ def from_op(data, op, inputs, input_arrays, static, scope):
     t._guards = t._version = 0
     t._created = _next_stamp()
     return t
+
+
+def new_leaf(data):
+    """A leaf that requires grad around the float ndarray ``data`` (not a copy): a function
+    transform's fresh input. No validation: the caller checked the array.
+
+    [speed] It writes the slots itself, as from_op does (tests/test_layering.py checks that every
+    way of making a tensor sets every slot): value_and_grad of the iris loss makes four per call,
+    in 4,678 bytecodes instead of 4,778 with from_op and a second store (counted once)."""
+    t = _new(Tensor)
+    t.data = data
+    t._op = t._inputs = t._input_arrays = t._static = t._scope = t._hooks = t._guarded = None
+    t._requires_grad = True
+    t._guards = t._version = 0
+    t._created = _next_stamp()
+    return t

@@ -69,18 +69,18 @@ def test_the_operators_short_calls_match_their_ops():
 
 
 def test_every_way_of_making_a_tensor_sets_every_slot():
-    # Tensor(), tensor.from_op and engine._result (op results, in and out of a graph) each
-    # write the slots themselves: a slot one of them forgets would raise AttributeError later
+    # Tensor(), tensor.from_op, tensor.new_leaf and engine._result (op results, in and out of a
+    # graph) each write the slots themselves: a slot one of them forgets would raise AttributeError later
     import copy
     import pickle
     import numpy as np
     import autograd_lite as ag
-    from autograd_lite.tensor import Tensor, from_op
+    from autograd_lite.tensor import Tensor, from_op, new_leaf
     x = ag.Tensor([1.0, 2.0], requires_grad=True)
     with ag.no_grad():
         outside = x * 2
     made = {'Tensor()': x, 'Tensor._make': Tensor._make(np.ones(2)), 'from_op': from_op(np.ones(2), None, None, None, None, None),
-            'op result': x * 2, 'op result under no_grad': outside, 'ufunc result': np.exp(x),
+            'new_leaf': new_leaf(np.ones(2)), 'op result': x * 2, 'op result under no_grad': outside, 'ufunc result': np.exp(x),
             'deepcopy': copy.deepcopy(x * 2), 'unpickled': pickle.loads(pickle.dumps(x))}
     slots = [s for s in Tensor.__slots__ if not s.startswith('__')]
     for how, t in made.items():
