@@ -461,13 +461,13 @@ def _guard(t, inputs):
     held = []
     for x in inputs:
         if isinstance(x, Tensor) and x._op is None:
-            a = x.data
             n = x._guards
             if n:
                 if n < 0:  # held read-only by a function transform for its whole call
                     continue
                 x._guards = n + 1  # already held read-only by another node
-            elif a.flags.writeable:
+                a = x.data
+            elif (a := x.data).flags.writeable:
                 a.setflags(False)  # (write=False)
                 x._guards = 1
             else:  # read-only already (a view of a constant, say): nothing to give back

@@ -14,13 +14,11 @@ array([ 3., 12.])
 array([[ 6.,  0.],
        [ 0., 12.]])
 
-How: each call runs ``f`` on fresh inputs, records its graph, and walks it backward with
-:func:`autograd_lite.grad` (or ``backward()`` into the fresh inputs, when nothing else in the
-graph could receive a gradient: the same walk, a little cheaper). A fresh input is a new
-leaf for a plain value, or a new node (the op ``input``) on top of a Tensor that already
-requires grad, so that the gradient
-counts only the paths through this call's inputs, never those through values ``f`` closes
-over, while staying connected to the outer graph. Inside another transform's function, and
+How: each call runs ``f`` on fresh inputs, records its graph, and walks it backward with the
+core of :func:`autograd_lite.grad` (``engine.gradients``). A fresh input is a new leaf for a
+plain value, or a new node (the op ``input``) on top of a Tensor that already requires grad,
+so that the gradient counts only the paths through this call's inputs, never those through
+values ``f`` closes over, while staying connected to the outer graph. Inside another transform's function, and
 when an argument is a Tensor that requires grad, the backward passes use
 ``create_graph=True``, so the result is itself differentiable: that is what makes
 ``grad(grad(f))`` and ``hessian`` of a function that calls ``grad`` work.
