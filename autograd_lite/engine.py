@@ -185,7 +185,8 @@ class Primitive:
       get them as one tuple, ``vjps[i](g, ans, inputs, **static)``.
 
     One declaration serves every arity: the constructor picks a shorter call for ops of
-    one or two inputs without static arguments (see :class:`_Unary`, :class:`_Binary`).
+    one, two or three inputs without static arguments (:class:`_Unary`, :class:`_Binary`,
+    :class:`_Ternary`) and of two inputs with static ones (:class:`_BinaryStatic`).
     """
     __slots__ = ('name', 'fwd', 'vjps', 'explain', 'broadcasts', 'static', 'saves', 'variadic', 'unusual')
 
@@ -193,8 +194,11 @@ class Primitive:
                 variadic=False):
         if cls is Primitive:  # (a subclass, debug._Watched, takes other arguments)
             _check_declaration(name, fwd, vjps, variadic)
-        if cls is Primitive and not (static or saves or variadic):
-            cls = {1: _Unary, 2: _Binary, 3: _Ternary}.get(len(vjps), Primitive)
+        if cls is Primitive and not variadic:
+            if not (static or saves):
+                cls = {1: _Unary, 2: _Binary, 3: _Ternary}.get(len(vjps), Primitive)
+            elif static and len(vjps) == 2 and 'axis' not in static:
+                cls = _BinaryStatic
         return object.__new__(cls)
 
     def __init__(self, name, fwd, vjps, explain=None, broadcasts=True, static=None, saves=False,
@@ -354,6 +358,25 @@ class _Binary(Primitive):
         except (ValueError, IndexError, TypeError) as exc:
             raise errors.op_error(self, exc, (a, b), {}) from None
         return _result(self, out, (x, y), (a, b), None, needs_grad, leaf)
+
+
+class _BinaryStatic(Primitive):
+    """[speed] A primitive of two inputs with static arguments (the losses: ``mse_loss``,
+    ``cross_entropy``): a shorter call when the static arguments come by position, as the losses
+    pass them, the first input is a Tensor and the second a Tensor or a numeric array (the
+    target); anything else goes through the general path."""
+    __slots__ = ()
+
+    def __call__(self, x, y, *given, **named):
+        if named or len(given) != len(self.static) or not isinstance(x, Tensor):
+            return Primitive.__call__(self, x, y, *given, **named)
+        if isinstance(y, Tensor):
+            b, needs_grad, leaf = y.data, x._requires_grad or y._requires_grad, x._op is None or y._op is None
+        elif y.__class__ is np.ndarray and y.dtype.kind in _NUMERIC:
+            b, needs_grad, leaf = y, x._requires_grad, x._op is None
+        else:
+            return Primitive.__call__(self, x, y, *given, **named)
+        return _apply(self, (x, y), (x.data, b), dict(zip(self.static, given)), needs_grad, leaf)
 
 
 class _Ternary(Primitive):

@@ -663,3 +663,53 @@ def test_set_op_observer_returns_the_observer_it_replaces_and_observers_see_inpu
     assert seen[0][0] == 'sum' and seen[0][1] == (x,) and seen[0][2] == {'axis': 1, 'keepdims': False}
     assert seen[1][0] == 'mul' and seen[1][1][0] is x and seen[1][1][1] == 2.0 and seen[1][2] is None
     assert s.shape == (2,) and y.shape == (2, 3)
+
+
+# -- the short call of two inputs with static arguments (the losses) --------------------------
+def _made_by(call, fresh):
+    """What ``call`` makes on fresh inputs: the node's fields, its hold and the gradients."""
+    x, y = fresh()
+    t = call(x, y)
+    fields = (t.data.tolist(), t._op, t._requires_grad, t._static, t._scope,
+              [i is j for i, j in zip(t._inputs or (), (x, y))],
+              [a is (v.data if isinstance(v, Tensor) else v) for a, v in zip(t._input_arrays or (), (x, y))],
+              [(h[0] is x, h[0] is y) for h in (t._guarded.held if t._guarded else ())],
+              getattr(t, '_saved', None) is not None)
+    grads = None
+    if t._requires_grad:
+        t.sum().backward()
+        grads = [v.grad.tolist() if isinstance(v, Tensor) and v.grad is not None else None for v in (x, y)]
+    return fields, grads
+
+
+@pytest.mark.parametrize('loss', ['mse_loss', 'cross_entropy'])
+@pytest.mark.parametrize('target', ['a Tensor', 'a Tensor that requires grad', 'an array'])
+@pytest.mark.parametrize('grad_mode', ['on', 'off'])
+def test_the_short_call_of_the_losses_makes_what_the_general_call_makes(loss, target, grad_mode):
+    from autograd_lite import engine
+    from autograd_lite.nn import functional as F
+    op = F._mse if loss == 'mse_loss' else F._cross_entropy
+    assert type(op) is engine._BinaryStatic
+
+    def fresh():
+        x = Tensor(random_array(1, (4, 3)), requires_grad=True)
+        y = random_array(2, (4, 3)) if loss == 'mse_loss' else np.array([0, 2, 1, 1])
+        if target != 'an array':
+            y = Tensor(y, requires_grad=target.endswith('grad') and loss == 'mse_loss')
+        return x, y
+    with ag.set_grad_enabled(grad_mode == 'on'):
+        short = _made_by(lambda x, y: op(x, y, 'sum'), fresh)
+        general = _made_by(lambda x, y: engine.Primitive.__call__(op, x, y, 'sum'), fresh)
+    assert short == general
+    assert short[0][2] == (grad_mode == 'on')
+
+
+def test_the_losses_short_call_leaves_other_arguments_to_the_general_call():
+    from autograd_lite.nn import functional as F
+    x = Tensor(np.ones((2, 2)), requires_grad=True)
+    assert F._mse(x, np.zeros((2, 2)), reduction='sum').item() == 4.0  # by name
+    assert F._mse(x, [[0.0, 0.0], [0.0, 0.0]], 'sum').item() == 4.0    # a list: converted
+    assert F._mse(x, 1.0, 'sum').item() == 0.0                         # a number
+    assert F._mse(x, np.zeros((2, 2))).item() == 1.0                   # the default
+    with pytest.raises(TypeError, match="mse_loss"):
+        F._mse(np.ones((2, 2)), x, 'sum', 'extra')
