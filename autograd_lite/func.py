@@ -18,9 +18,9 @@ How: each call runs ``f`` on fresh inputs, records its graph, and walks it backw
 core of :func:`autograd_lite.grad` (``engine.gradients``). A fresh input is a new leaf for a
 plain value, or a new node (the op ``input``) on top of a Tensor that already requires grad,
 so that the gradient counts only the paths through this call's inputs, never those through
-values ``f`` closes over, while staying connected to the outer graph. Inside another transform's function, and
-when an argument is a Tensor that requires grad, the backward passes use
-``create_graph=True``, so the result is itself differentiable: that is what makes
+values ``f`` closes over, while staying connected to the outer graph. Inside another
+transform's function, and when an argument is a Tensor that requires grad, the backward
+passes use ``create_graph=True``, so the result is itself differentiable: that is what makes
 ``grad(grad(f))`` and ``hessian`` of a function that calls ``grad`` work.
 
 Results are plain ndarrays (NumPy scalars for shape ()) when the differentiated arguments
