@@ -356,7 +356,7 @@ def _shape_dtype(leaf):
 # -- [speed] grad and value_and_grad of plain arrays -------------------------------------------
 # The usual call, in one function and without a _Call: an int argnums naming an argument whose
 # leaves are all float ndarrays (an array, or a dict, list or tuple of them), no outer
-# transform, no Tensor or container in the other positional arguments. The same steps with the
+# transform, no other Tensor or container among the positional arguments. The same steps with the
 # same helpers as the general path, in fewer interpreter steps: value_and_grad of the iris loss
 # goes from 1.15x to 1.09x a loss.backward() step (docs/performance.md). Any other call takes
 # the general path, before anything has run; tests/test_func.py runs each case both ways.
@@ -368,18 +368,21 @@ def _value_and_grad_of_arrays(name, func, args, kwargs, argnum, has_aux, with_va
     """What the general path returns for this call, or _NOT_USUAL (then nothing has run)."""
     if not 0 <= argnum < len(args) or _depth.value:
         return _NOT_USUAL
-    leaves, treedef = tree_flatten(args[argnum])
+    differentiated = args[argnum]
+    for arg in args:
+        if arg.__class__ is not _ndarray and isinstance(arg, _MAY_HOLD_TENSORS) and arg is not differentiated:
+            return _NOT_USUAL
+    leaves, treedef = tree_flatten(differentiated)
     inputs = [new_leaf(a) for a in leaves if a.__class__ is _ndarray and a.dtype.kind == 'f']
     if len(inputs) != len(leaves):
         return _NOT_USUAL
-    for p, arg in enumerate(args):
-        if arg.__class__ is not _ndarray and p != argnum and isinstance(arg, _MAY_HOLD_TENSORS):
-            return _NOT_USUAL
     args = list(args)
     args[argnum] = rebuild(treedef, inputs)
     made = engine.hold_for_call(inputs)
     try:
-        out, aux = _split_aux(name, _run(func, args, kwargs), has_aux)
+        out = _run(func, args, kwargs)
+        if has_aux:
+            out, aux = _split_aux(name, out, has_aux)
         _check_scalar(name, out)
         found = engine.gradients([out], [None], inputs) if isinstance(out, Tensor) and out._requires_grad \
             else (None,) * len(inputs)

@@ -704,6 +704,7 @@ def _steps_its_argument(x):
 
 
 X_IRIS, Y_IRIS = rand(5, 12, 4), np.arange(12) % 3
+_SHARED = {'a': rand(23, 3)}
 USUAL_CALLS = {  # name: (function, arguments, keywords of the transform)
     'a dict of parameters (the iris loss)': (_iris_like, (_params(), X_IRIS, Y_IRIS), {}),
     'float32 parameters': (_iris_like, (_params(np.float32), X_IRIS.astype(np.float32), Y_IRIS), {}),
@@ -718,6 +719,7 @@ USUAL_CALLS = {  # name: (function, arguments, keywords of the transform)
     'a Tensor output outside the graph': (lambda x: ag.Tensor(np.array(1.5)), (rand(15, 2),), {}),
     'aux of Tensors, arrays and numbers': (lambda x: ((x * x).sum(), {'t': x * 2, 'a': np.ones(2), 'n': 3}),
                                            (rand(16, 2),), {'has_aux': True}),
+    'one dict passed twice': (lambda p, q: (p['a'] * q['a']).sum(), (_SHARED, _SHARED), {}),
     'a Tensor in another argument': (lambda x, w: (x * w).sum(), (rand(17, 2), ag.Tensor(rand(18, 2), requires_grad=True)), {}),
     'a non-scalar output': (lambda x: x * 2, (rand(19, 2),), {}),
     'has_aux without a pair': (lambda x: (x * x).sum(), (rand(20, 2),), {'has_aux': True}),
