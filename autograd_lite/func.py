@@ -356,10 +356,10 @@ def _shape_dtype(leaf):
 # -- [speed] grad and value_and_grad of plain arrays -------------------------------------------
 # The usual call, in one function and without a _Call: an int argnums naming an argument whose
 # leaves are all float ndarrays (an array, or a dict, list or tuple of them), no outer
-# transform, no other Tensor or container among the positional arguments. The same steps with the
-# same helpers as the general path, in fewer interpreter steps: value_and_grad of the iris loss
-# goes from 1.15x to 1.09x a loss.backward() step (docs/performance.md). Any other call takes
-# the general path, before anything has run; tests/test_func.py runs each case both ways.
+# transform, no other Tensor or container among the positional arguments. The same steps with
+# the same helpers as the general path, in fewer interpreter steps: value_and_grad of the iris
+# loss goes from 1.15x to 1.09x a loss.backward() step (docs/performance.md). Any other call
+# takes the general path, before anything has run; tests/test_func.py runs each case both ways.
 _NOT_USUAL = object()
 _ndarray, _MAY_HOLD_TENSORS = np.ndarray, (Tensor, tuple, list, dict)
 
