@@ -302,7 +302,7 @@ def new_leaf(data):
 
     [speed] It writes the slots itself, as from_op does (tests/test_layering.py checks that every
     way of making a tensor sets every slot): value_and_grad of the iris loss makes four per call,
-    in 4,678 bytecodes instead of 4,778 with from_op and a second store (counted once)."""
+    in 4,678 bytecodes instead of 4,778 with from_op and a second store (benchmarks/bytecodes.py)."""
     t = _new(Tensor)
     t.data = data
     t._op = t._inputs = t._input_arrays = t._static = t._scope = t._hooks = t._guarded = None

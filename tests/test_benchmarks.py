@@ -218,3 +218,21 @@ def test_paired_timing_alternates_single_calls_and_ab_reports_its_ratio():
     done = subprocess.run([sys.executable, os.path.join(BENCH, 'ab.py'), '--base', repo, '--only', 'W1b',
                            '--paired', '20'], capture_output=True, text=True, check=True)
     assert '20 paired steps' in done.stdout and 'W1b: base' in done.stdout and '(median of pairs)' in done.stdout
+
+
+def test_bytecodes_counts_one_step_per_function_the_same_on_every_run():
+    import bytecodes
+    import autograd_lite as ag
+    repo = os.path.dirname(BENCH)
+
+    def step():
+        x = ag.Tensor(np.ones(3), requires_grad=True)
+        (x * 2.0).sum().backward()
+    first, second = bytecodes.count(step), bytecodes.count(step)
+    assert first == second and first[('engine.py', '_run')] > 0 and sum(first.values()) > 100
+    assert ('test_benchmarks.py', 'step') in first  # the step's own lines count too
+    done = subprocess.run([sys.executable, os.path.join(BENCH, 'bytecodes.py'), repo, 'iris-value_and_grad'],
+                          capture_output=True, text=True, check=True, env={**os.environ, 'GUARD': '0'})
+    lines = done.stdout.splitlines()
+    assert lines[-1].endswith('total (iris-value_and_grad, guard off)') and int(lines[-1].split()[0]) > 1000
+    assert any(line.split()[1:] == ['func.py', '_value_and_grad_of_arrays'] for line in lines)
